@@ -1,0 +1,167 @@
+"""featsql.yml: loading, `{{ env_var() }}` rendering as dbt does it, and validation."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from featsql.errors import FeatsqlError, did_you_mean
+
+CONFIG_NAME = "featsql.yml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DbtConfig(_Strict):
+    project_dir: str = "."
+    profiles_dir: str | None = None
+    target: str | None = None
+    profile: str | None = None
+
+
+class SqliteStoreConfig(_Strict):
+    type: Literal["sqlite"] = "sqlite"
+    path: str = "data/online.db"
+
+
+class RedisStoreConfig(_Strict):
+    type: Literal["redis"]
+    connection_string: str = "redis://localhost:6379/0"
+    key_ttl_seconds: int | None = None
+
+
+class DynamoStoreConfig(_Strict):
+    type: Literal["dynamodb"]
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    table_name_template: str = "{project}.{view}"
+
+
+OnlineStoreConfig = Union[SqliteStoreConfig, RedisStoreConfig, DynamoStoreConfig]
+ONLINE_TYPES = {"sqlite": SqliteStoreConfig, "redis": RedisStoreConfig, "dynamodb": DynamoStoreConfig}
+
+
+class RepoConfig(_Strict):
+    project: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    dbt: DbtConfig = DbtConfig()
+    registry: str = "data/registry.json"
+    online_store: OnlineStoreConfig = SqliteStoreConfig()
+    # Where the file was read from: relative paths resolve against it.
+    repo_path: Path = Path(".")
+
+    @field_validator("online_store", mode="before")
+    @classmethod
+    def _pick_store(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            kind = value.get("type", "sqlite")
+            if kind not in ONLINE_TYPES:
+                raise ValueError(
+                    f"unknown online store type '{kind}'{did_you_mean(str(kind), set(ONLINE_TYPES))};"
+                    f" expected one of {', '.join(ONLINE_TYPES)}"
+                )
+            return ONLINE_TYPES[kind].model_validate(value)
+        return value
+
+    def path(self, relative: str) -> Path:
+        """A path from the file, resolved against the directory featsql.yml is in."""
+        p = Path(relative).expanduser()
+        return p if p.is_absolute() else (self.repo_path / p)
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.path(self.dbt.project_dir).resolve()
+
+    @property
+    def dbt_profiles_dir(self) -> Path | None:
+        return self.path(self.dbt.profiles_dir).resolve() if self.dbt.profiles_dir else None
+
+
+class _MissingEnv(Exception):
+    pass
+
+
+def _env_var(name: str, default: Any = None) -> str:
+    if name in os.environ:
+        return os.environ[name]
+    if default is not None:
+        return str(default)
+    raise _MissingEnv(name)
+
+
+def render_env(value: Any, where: str = "") -> Any:
+    """Render `{{ env_var('X', 'default') }}` in every string, recursively, like dbt."""
+    if isinstance(value, dict):
+        return {k: render_env(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str) or "{{" not in value and "{%" not in value:
+        return value
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    try:
+        return env.from_string(value).render(env_var=_env_var)
+    except _MissingEnv as e:
+        raise FeatsqlError(
+            f"{where}: env var '{e.args[0]}' is not set and env_var() has no default"
+        ) from None
+    except jinja2.TemplateError as e:
+        raise FeatsqlError(f"{where}: cannot render {value!r}: {e}") from None
+
+
+def find_config(repo_path: str | Path = ".", config_path: str | Path | None = None) -> Path:
+    path = Path(config_path) if config_path else Path(repo_path) / CONFIG_NAME
+    if not path.is_file():
+        raise FeatsqlError(f"{path}: no such file (featsql.yml sits beside dbt_project.yml)")
+    return path
+
+
+def load_config(repo_path: str | Path = ".", config_path: str | Path | None = None) -> RepoConfig:
+    """Read, render and validate featsql.yml; every problem is one line naming file and key."""
+    path = find_config(repo_path, config_path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise FeatsqlError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise FeatsqlError(f"{path}: expected a mapping at the top level")
+    try:
+        rendered = render_env(raw)
+    except FeatsqlError as e:
+        raise FeatsqlError(f"{path}: {e}") from None
+    try:
+        return RepoConfig.model_validate({**rendered, "repo_path": path.parent.resolve()})
+    except ValidationError as e:
+        raise FeatsqlError(f"{path}: {_first_error(e, rendered)}") from None
+
+
+def _first_error(err: ValidationError, raw: dict) -> str:
+    e = err.errors()[0]
+    loc = [str(p) for p in e["loc"] if not str(p).endswith("Config")]
+    key = ".".join(loc)
+    if e["type"] == "missing":
+        return f"missing required key '{key}'"
+    if e["type"] == "extra_forbidden":
+        parent = raw
+        for p in loc[:-1]:
+            parent = parent.get(p, {}) if isinstance(parent, dict) else {}
+        known = set(RepoConfig.model_fields) - {"repo_path"}
+        if len(loc) > 1:
+            known = _fields_at(loc[:-1], parent)
+        return f"unknown key '{key}'{did_you_mean(loc[-1], known)}"
+    msg = e["msg"].removeprefix("Value error, ")
+    return f"{key}: {msg}"
+
+
+def _fields_at(loc: list[str], parent: Any) -> set[str]:
+    if loc[0] == "dbt":
+        return set(DbtConfig.model_fields)
+    if loc[0] == "online_store" and isinstance(parent, dict):
+        model = ONLINE_TYPES.get(parent.get("type", "sqlite"), SqliteStoreConfig)
+        return set(model.model_fields)
+    return set()

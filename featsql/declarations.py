@@ -1,0 +1,308 @@
+"""Raw `featsql` meta + the warehouse's columns -> validated definitions.
+
+Every problem is collected (not just the first), each as one line naming the YAML file, the
+model or exposure, and the key, so one `featsql apply` shows everything to fix.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from sqlglot import exp
+
+from featsql.definitions import (
+    Definitions,
+    Entity,
+    Feature,
+    FeatureService,
+    FeatureView,
+    Relation,
+    ValueType,
+    ViewProjection,
+)
+from featsql.durations import parse_duration
+from featsql.errors import ValidationError, did_you_mean
+from featsql.manifest import Declared
+
+VIEW_KEYS = {"entities", "timestamp_field", "created_timestamp_field", "ttl", "online", "features",
+             "latest_table", "description"}
+SERVICE_KEYS = {"features", "description"}
+PROJECTION_KEYS = {"view", "alias", "join_key_map", "features"}
+ENTITY_KEYS = {"name", "join_key", "description"}
+DEFAULT_TIMESTAMP = "event_timestamp"
+
+ColumnsOf = Callable[[Relation], "dict[str, str] | None"]
+TypeOf = Callable[[str], exp.DataType]
+
+_T = exp.DataType.Type
+_CLASSES: list[tuple[set, ValueType]] = [
+    ({_T.BOOLEAN}, "bool"),
+    (exp.DataType.INTEGER_TYPES, "int"),
+    ({_T.DECIMAL, _T.BIGDECIMAL, _T.MONEY, _T.SMALLMONEY, _T.UDECIMAL}, "decimal"),
+    (exp.DataType.REAL_TYPES, "float"),
+    (exp.DataType.TEXT_TYPES | {_T.UUID}, "string"),
+    ({_T.DATE, _T.DATE32}, "date"),
+    ({_T.TIMESTAMP, _T.TIMESTAMPTZ, _T.TIMESTAMPLTZ, _T.TIMESTAMPNTZ, _T.DATETIME, _T.DATETIME64,
+      _T.TIMESTAMP_S, _T.TIMESTAMP_MS, _T.TIMESTAMP_NS}, "timestamp"),
+    ({_T.BINARY, _T.VARBINARY, _T.BLOB}, "bytes"),
+]
+
+
+def value_type(dtype: exp.DataType) -> ValueType:
+    for types, name in _CLASSES:
+        if dtype.this in types:
+            return name
+    return "other"
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, d: Declared, kind: str, key: str, msg: str) -> None:
+        self.lines.append(f"{d.yaml_file}: {kind} '{d.name}': {key}: {msg}")
+
+
+def _unknown(problems: _Problems, d: Declared, kind: str, prefix: str, data: dict, known: set) -> None:
+    for key in data:
+        if key not in known:
+            problems.add(d, kind, f"{prefix}.{key}", f"unknown key{did_you_mean(str(key), known)}")
+
+
+def _entities(problems: _Problems, d: Declared, raw: Any) -> list[Entity]:
+    if raw is None or raw == []:
+        problems.add(d, "model", "featsql.entities", "required: a list of entities or join keys")
+        return []
+    if not isinstance(raw, list):
+        raw = [raw]
+    out = []
+    for i, item in enumerate(raw):
+        key = f"featsql.entities[{i}]"
+        if isinstance(item, str):
+            out.append(Entity(name=item, join_key=item))
+        elif isinstance(item, dict):
+            _unknown(problems, d, "model", key, item, ENTITY_KEYS)
+            name, join_key = item.get("name"), item.get("join_key") or item.get("name")
+            if not name:
+                problems.add(d, "model", f"{key}.name", "required")
+                continue
+            out.append(Entity(name=str(name), join_key=str(join_key),
+                              description=str(item.get("description") or "")))
+        else:
+            problems.add(d, "model", key, f"expected a join key name or {{name, join_key}}, got {item!r}")
+    return out
+
+
+def _view(problems: _Problems, d: Declared, columns_of: ColumnsOf, type_of: TypeOf) -> FeatureView | None:
+    meta = d.meta
+    if not isinstance(meta, dict):
+        problems.add(d, "model", "featsql", f"expected a mapping, got {meta!r}")
+        return None
+    before = len(problems.lines)
+    _unknown(problems, d, "model", "featsql", meta, VIEW_KEYS)
+    entities = _entities(problems, d, meta.get("entities"))
+    try:
+        ttl = parse_duration(meta.get("ttl"))
+    except ValueError as e:
+        problems.add(d, "model", "featsql.ttl", str(e))
+        ttl = None
+    online = meta.get("online", True)
+    if not isinstance(online, bool):
+        problems.add(d, "model", "featsql.online", f"expected true or false, got {online!r}")
+
+    database, schema, identifier = d.relation  # type: ignore[misc]
+    relation = Relation(database=database, schema_name=schema, identifier=identifier)
+    columns = columns_of(relation)
+    if columns is None:
+        problems.add(d, "model", "relation", f"{'.'.join(relation.parts())} does not exist in the"
+                     " warehouse; run `dbt run` first")
+        return None
+    lower = {c.lower(): c for c in columns}
+
+    def column(name: Any, key: str) -> str | None:
+        if not isinstance(name, str) or not name:
+            problems.add(d, "model", key, f"expected a column name, got {name!r}")
+            return None
+        if name in columns:
+            return name
+        if name.lower() in lower:
+            return lower[name.lower()]
+        problems.add(d, "model", key, f"'{name}' is not a column of {'.'.join(relation.parts())}"
+                     f"{did_you_mean(name, set(columns))}")
+        return None
+
+    ts_raw = meta.get("timestamp_field")
+    if ts_raw is None and DEFAULT_TIMESTAMP not in columns:
+        problems.add(d, "model", "featsql.timestamp_field",
+                     f"required: the model has no '{DEFAULT_TIMESTAMP}' column to default to")
+        ts = None
+    else:
+        ts = column(ts_raw or DEFAULT_TIMESTAMP, "featsql.timestamp_field")
+    created = column(meta["created_timestamp_field"], "featsql.created_timestamp_field") \
+        if meta.get("created_timestamp_field") else None
+    for i, e in enumerate(entities):
+        column(e.join_key, f"featsql.entities[{i}].join_key")
+    for key, col in (("featsql.timestamp_field", ts), ("featsql.created_timestamp_field", created)):
+        if col and value_type(type_of(columns[col])) not in ("timestamp", "date"):
+            problems.add(d, "model", key, f"column '{col}' is {columns[col]}, not a timestamp")
+
+    reserved = {e.join_key.lower() for e in entities} | {c.lower() for c in (ts, created) if c}
+    raw_features = meta.get("features")
+    if raw_features is None:
+        names = [c for c in columns if c.lower() not in reserved]
+    elif isinstance(raw_features, list):
+        names = [column(f, f"featsql.features[{i}]") for i, f in enumerate(raw_features)]
+        names = [n for n in names if n]
+    else:
+        problems.add(d, "model", "featsql.features", f"expected a list of columns, got {raw_features!r}")
+        names = []
+    if not names and raw_features is None:
+        problems.add(d, "model", "featsql.features", "the model has no feature columns")
+
+    latest = None
+    if meta.get("latest_table"):
+        parts = str(meta["latest_table"]).split(".")
+        if len(parts) > 3:
+            problems.add(d, "model", "featsql.latest_table", "expected [database.][schema.]table")
+        else:
+            parts = [None] * (3 - len(parts)) + parts
+            latest = Relation(database=parts[0] or database, schema_name=parts[1] or schema,
+                              identifier=parts[2])
+    if len(problems.lines) > before or ts is None:
+        return None
+    return FeatureView(
+        name=d.name,
+        entities=tuple(Entity(name=e.name, join_key=column(e.join_key, "") or e.join_key,
+                              description=e.description) for e in entities),
+        timestamp_field=ts,
+        created_timestamp_field=created,
+        ttl_seconds=int(ttl.total_seconds()) if ttl else None,
+        online=online,
+        features=tuple(
+            Feature(name=n, dtype=value_type(type_of(columns[n])), warehouse_type=columns[n],
+                    description=d.column_docs.get(n, ""))
+            for n in names
+        ),
+        relation=relation,
+        latest_table=latest,
+        description=str(meta.get("description") or d.description),
+        unique_id=d.unique_id,
+        yaml_file=d.yaml_file,
+    )
+
+
+def _service(problems: _Problems, d: Declared, views: dict[str, FeatureView],
+             all_views: set[str]) -> FeatureService | None:
+    meta = d.meta
+    if not isinstance(meta, dict):
+        problems.add(d, "exposure", "featsql", f"expected a mapping, got {meta!r}")
+        return None
+    before = len(problems.lines)
+    _unknown(problems, d, "exposure", "featsql", meta, SERVICE_KEYS)
+    items = meta.get("features")
+    if not isinstance(items, list) or not items:
+        problems.add(d, "exposure", "featsql.features", "required: a list of view:feature references")
+        return None
+    order: list[str] = []
+    chosen: dict[str, ViewProjection] = {}
+
+    def view_of(name: Any, key: str) -> FeatureView | None:
+        if name in views:
+            return views[name]
+        if name not in all_views:  # an invalid view reports its own problem
+            problems.add(d, "exposure", key, f"unknown feature view '{name}'{did_you_mean(str(name), all_views)}")
+        return None
+
+    def features_of(view: FeatureView, wanted: list, key: str) -> list[str]:
+        names = [f.name for f in view.features]
+        if wanted == ["*"]:
+            return names
+        out = []
+        for f in wanted:
+            if f in names:
+                out.append(f)
+            else:
+                problems.add(d, "exposure", key, f"'{view.name}:{f}' is not a feature"
+                             f"{did_you_mean(str(f), set(names))}")
+        return out
+
+    for i, item in enumerate(items):
+        key = f"featsql.features[{i}]"
+        if isinstance(item, str):
+            if ":" not in item:
+                problems.add(d, "exposure", key, f"expected 'view:feature' or 'view:*', got '{item}'")
+                continue
+            vname, fname = item.split(":", 1)
+            view = view_of(vname, key)
+            if view is None:
+                continue
+            feats = features_of(view, [fname], key)
+            proj = chosen.get(vname) or ViewProjection(view=vname, features=())
+            merged = list(proj.features) + [f for f in feats if f not in proj.features]
+            if vname not in chosen:
+                order.append(vname)
+            chosen[vname] = proj.model_copy(update={"features": tuple(merged)})
+        elif isinstance(item, dict):
+            _unknown(problems, d, "exposure", key, item, PROJECTION_KEYS)
+            view = view_of(item.get("view"), f"{key}.view")
+            if view is None:
+                continue
+            alias = item.get("alias")
+            jkm = item.get("join_key_map") or {}
+            if not isinstance(jkm, dict):
+                problems.add(d, "exposure", f"{key}.join_key_map", "expected a mapping of join key -> column")
+                jkm = {}
+            for k in jkm:
+                if k not in view.join_keys:
+                    problems.add(d, "exposure", f"{key}.join_key_map", f"'{k}' is not a join key of "
+                                 f"'{view.name}'{did_you_mean(str(k), set(view.join_keys))}")
+            wanted = item.get("features", ["*"])
+            wanted = wanted if isinstance(wanted, list) else [wanted]
+            proj = ViewProjection(view=view.name, alias=alias, join_key_map=jkm,
+                                  features=tuple(features_of(view, wanted, f"{key}.features")))
+            if proj.name in chosen:
+                problems.add(d, "exposure", key, f"'{proj.name}' is used twice; give one an alias")
+                continue
+            order.append(proj.name)
+            chosen[proj.name] = proj
+        else:
+            problems.add(d, "exposure", key, f"expected 'view:feature' or a mapping, got {item!r}")
+    if len(problems.lines) > before:
+        return None
+    return FeatureService(
+        name=d.name, projections=tuple(chosen[n] for n in order), description=d.description,
+        owner=d.owner, unique_id=d.unique_id, yaml_file=d.yaml_file,
+    )
+
+
+def build_definitions(
+    views: list[Declared], services: list[Declared], columns_of: ColumnsOf, type_of: TypeOf
+) -> Definitions:
+    """Validate every declaration; raise ValidationError listing all problems, else return them."""
+    problems = _Problems()
+    built: dict[str, FeatureView] = {}
+    for d in views:
+        v = _view(problems, d, columns_of, type_of)
+        if v is not None:
+            built[v.name] = v
+    entities: dict[str, Entity] = {}
+    first_seen: dict[str, FeatureView] = {}
+    for v in built.values():
+        for e in v.entities:
+            if e.name in entities and entities[e.name].join_key != e.join_key:
+                other = first_seen[e.name]
+                problems.lines.append(
+                    f"{v.yaml_file}: model '{v.name}': featsql.entities: entity '{e.name}' has join key "
+                    f"'{e.join_key}' here but '{entities[e.name].join_key}' in model '{other.name}' "
+                    f"({other.yaml_file})"
+                )
+            elif e.name not in entities:
+                entities[e.name], first_seen[e.name] = e, v
+    all_names = {d.name for d in views}
+    fs = {}
+    for d in services:
+        s = _service(problems, d, built, all_names)
+        if s is not None:
+            fs[s.name] = s
+    if problems.lines:
+        raise ValidationError(problems.lines)
+    return Definitions(entities=entities, feature_views=built, feature_services=fs)

@@ -1,0 +1,106 @@
+"""The objects featsql registers: entities, feature views and feature services.
+
+They are plain frozen pydantic models so the registry can store them as JSON and the plan
+can diff them field by field.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+# Canonical feature types, derived from the warehouse's own column types via sqlglot.
+ValueType = Literal["int", "float", "bool", "string", "timestamp", "date", "decimal", "bytes", "other"]
+
+
+class _Def(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Relation(_Def):
+    """Where a dbt model was built (database may be empty on warehouses without one)."""
+
+    database: str | None = None
+    schema_name: str | None = None
+    identifier: str
+
+    def parts(self) -> list[str]:
+        return [p for p in (self.database, self.schema_name, self.identifier) if p]
+
+
+class Entity(_Def):
+    name: str
+    join_key: str
+    description: str = ""
+
+
+class Feature(_Def):
+    name: str
+    dtype: ValueType = "other"
+    warehouse_type: str = ""
+    description: str = ""
+
+
+class FeatureView(_Def):
+    name: str
+    entities: tuple[Entity, ...]
+    timestamp_field: str
+    created_timestamp_field: str | None = None
+    ttl_seconds: int | None = None
+    online: bool = True
+    features: tuple[Feature, ...]
+    relation: Relation
+    latest_table: Relation | None = None
+    description: str = ""
+    # Where it is declared, for messages.
+    unique_id: str = ""
+    yaml_file: str = ""
+
+    @property
+    def join_keys(self) -> list[str]:
+        return [e.join_key for e in self.entities]
+
+    @property
+    def ttl(self) -> timedelta | None:
+        return timedelta(seconds=self.ttl_seconds) if self.ttl_seconds else None
+
+    def feature(self, name: str) -> Feature | None:
+        return next((f for f in self.features if f.name == name), None)
+
+
+class ViewProjection(_Def):
+    """A view as a service uses it: a subset of features, maybe aliased, keys maybe mapped."""
+
+    view: str
+    alias: str | None = None
+    features: tuple[str, ...]
+    join_key_map: dict[str, str] = {}
+
+    @property
+    def name(self) -> str:
+        return self.alias or self.view
+
+
+class FeatureService(_Def):
+    name: str
+    projections: tuple[ViewProjection, ...]
+    description: str = ""
+    owner: str = ""
+    unique_id: str = ""
+    yaml_file: str = ""
+
+    @property
+    def feature_refs(self) -> list[str]:
+        return [f"{p.name}:{f}" for p in self.projections for f in p.features]
+
+
+KINDS = {"entities": Entity, "feature_views": FeatureView, "feature_services": FeatureService}
+
+
+class Definitions(BaseModel):
+    """Everything one apply registers, keyed by name."""
+
+    entities: dict[str, Entity] = {}
+    feature_views: dict[str, FeatureView] = {}
+    feature_services: dict[str, FeatureService] = {}

@@ -1,0 +1,45 @@
+"""Durations as DESIGN.md writes them: 30s, 15m, 1h, 1d, 2w, or ISO 8601 (P1D, PT30M)."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_SHORT = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_ISO = re.compile(
+    r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
+    r"(?:T(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?$"
+)
+
+
+def parse_duration(value: object) -> timedelta | None:
+    """Parse a duration; 0 or None mean 'no limit' and return None. Raises ValueError."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like 1d or P1D, got {value!r}")
+    if isinstance(value, (int, float)):
+        return timedelta(seconds=value) if value else None
+    text = str(value).strip()
+    if text in ("0", ""):
+        return None
+    m = _SHORT.match(text)
+    if m:
+        td = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        return td or None
+    m = _ISO.match(text.upper())
+    if m and any(m.groupdict().values()):
+        td = timedelta(**{k: float(v) for k, v in m.groupdict().items() if v})
+        return td or None
+    raise ValueError(f"expected a duration like 30s, 15m, 1h, 1d, 2w or P1D, got {value!r}")
+
+
+def format_duration(td: timedelta | None) -> str | None:
+    """Shortest exact short form (86400s -> '1d'), for the registry and listings."""
+    if td is None:
+        return None
+    seconds = int(td.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -1,0 +1,128 @@
+"""dbt's target/manifest.json: kept fresh (`dbt parse`) and read into raw featsql declarations."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from featsql.errors import FeatsqlError
+
+_SOURCE_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".py"}
+_SKIP_DIRS = {"target", "dbt_packages", "logs", "data", ".venv", "node_modules", ".git"}
+
+
+@dataclass
+class Declared:
+    """A model or exposure carrying a `featsql` meta block, with where it was declared."""
+
+    name: str
+    unique_id: str
+    yaml_file: str
+    meta: Any
+    relation: tuple[str | None, str | None, str] | None = None
+    description: str = ""
+    column_docs: dict[str, str] = field(default_factory=dict)
+    owner: str = ""
+
+
+def manifest_path(project_dir: Path) -> Path:
+    return project_dir / "target" / "manifest.json"
+
+
+def is_stale(project_dir: Path) -> bool:
+    """True when the manifest is missing or older than any project source file."""
+    path = manifest_path(project_dir)
+    if not path.is_file():
+        return True
+    built = path.stat().st_mtime
+    for root, dirs, files in os.walk(project_dir):
+        dirs[:] = [d for d in dirs if d not in _SKIP_DIRS and not d.startswith(".")]
+        for f in files:
+            if Path(f).suffix in _SOURCE_SUFFIXES and os.stat(os.path.join(root, f)).st_mtime > built:
+                return True
+    return False
+
+
+def dbt_parse(config) -> None:
+    """Run `dbt parse` in-process with featsql.yml's project, profiles dir and target."""
+    from featsql.offline.profile import profiles_dir
+
+    from dbt.cli.main import dbtRunner
+
+    args = ["parse", "--quiet", "--project-dir", str(config.dbt_project_dir),
+            "--profiles-dir", str(profiles_dir(config))]
+    if config.dbt.target:
+        args += ["--target", config.dbt.target]
+    result = dbtRunner().invoke(args)
+    if not result.success:
+        detail = " ".join(str(result.exception or "see the dbt output above").split())
+        raise FeatsqlError(f"dbt parse failed in {config.dbt_project_dir}: {detail}")
+
+
+def load_manifest(config, parse: bool = True) -> dict:
+    """The manifest, re-parsed first when it is missing or stale (unless parse=False)."""
+    project_dir = config.dbt_project_dir
+    if parse and is_stale(project_dir):
+        dbt_parse(config)
+    path = manifest_path(project_dir)
+    if not path.is_file():
+        raise FeatsqlError(f"{path}: no manifest; run `dbt parse` (or drop --no-parse)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise FeatsqlError(f"{path}: not valid JSON: {e}") from None
+
+
+def _meta(node: dict) -> Any:
+    """`featsql` meta: config.meta first (dbt >= 1.10 puts it there), then top-level meta."""
+    for meta in ((node.get("config") or {}).get("meta"), node.get("meta")):
+        if isinstance(meta, dict) and "featsql" in meta:
+            return meta["featsql"]
+    return None
+
+
+def _yaml_file(node: dict) -> str:
+    patch = node.get("patch_path")
+    if patch:
+        return patch.split("://", 1)[-1]
+    return node.get("original_file_path", "")
+
+
+def feature_views(manifest: dict) -> list[Declared]:
+    out = []
+    for uid, node in sorted(manifest.get("nodes", {}).items()):
+        if node.get("resource_type") != "model":
+            continue
+        meta = _meta(node)
+        if meta is None:
+            continue
+        out.append(Declared(
+            name=node["name"],
+            unique_id=uid,
+            yaml_file=_yaml_file(node),
+            meta=meta,
+            relation=(node.get("database"), node.get("schema"), node.get("alias") or node["name"]),
+            description=node.get("description") or "",
+            column_docs={c: (v or {}).get("description") or "" for c, v in (node.get("columns") or {}).items()},
+        ))
+    return out
+
+
+def feature_services(manifest: dict) -> list[Declared]:
+    out = []
+    for uid, node in sorted(manifest.get("exposures", {}).items()):
+        meta = _meta(node)
+        if node.get("type") != "ml" or meta is None:
+            continue
+        owner = node.get("owner") or {}
+        out.append(Declared(
+            name=node["name"],
+            unique_id=uid,
+            yaml_file=node.get("original_file_path", ""),
+            meta=meta,
+            description=node.get("description") or "",
+            owner=owner.get("name") or owner.get("email") or "",
+        ))
+    return out

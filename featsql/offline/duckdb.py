@@ -1,0 +1,73 @@
+"""DuckDB: the embedded default warehouse. Entity sets are registered Arrow tables (no copy)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+from sqlglot import exp
+
+from featsql.definitions import Relation
+from featsql.offline.base import Warehouse
+from featsql.sql import table
+
+
+class DuckDBWarehouse(Warehouse):
+    adapter_type = "duckdb"
+    dialect = "duckdb"
+
+    def __init__(self, credentials: Any, project_dir: Path | None = None):
+        super().__init__(credentials, project_dir)
+        self._con = None
+
+    @property
+    def path(self) -> str:
+        path = getattr(self.credentials, "path", ":memory:") or ":memory:"
+        if path == ":memory:" or path.startswith("md:") or Path(path).is_absolute():
+            return path
+        return str(self.project_dir / path)
+
+    @property
+    def con(self):
+        if self._con is None:
+            import duckdb
+
+            self._con = duckdb.connect(self.path)
+        return self._con
+
+    def columns(self, relation: Relation) -> dict[str, str] | None:
+        conds = [("table_name", relation.identifier)]
+        if relation.schema_name:
+            conds.append(("table_schema", relation.schema_name))
+        if relation.database:
+            conds.append(("table_catalog", relation.database))
+        where = exp.and_(*(exp.column(c).eq(exp.Literal.string(v)) for c, v in conds))
+        query = (
+            exp.select("column_name", "data_type")
+            .from_("information_schema.columns")
+            .where(where)
+            .order_by("ordinal_position")
+        )
+        rows = self.con.execute(query.sql(dialect=self.dialect)).fetchall()
+        return {name: dtype for name, dtype in rows} or None
+
+    def query_arrow(self, sql: str) -> pa.Table:
+        return self.con.execute(sql).fetch_arrow_table()
+
+    def stream(self, sql: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
+        yield from self.con.execute(sql).fetch_record_batch(batch_rows)
+
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def upload(self, name: str, data: pa.Table) -> exp.Table:
+        self.con.register(name, data)
+        return table(name)
+
+    def drop_upload(self, table: exp.Table) -> None:
+        self.con.unregister(table.name)
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None

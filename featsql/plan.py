@@ -1,0 +1,88 @@
+"""What an apply would change: per object, added / changed (which fields) / removed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from featsql.definitions import KINDS, Definitions
+from featsql.registry.base import Registered, RegistryState
+
+LABELS = {"entities": "entity", "feature_views": "feature view", "feature_services": "feature service"}
+
+
+@dataclass
+class Change:
+    kind: str  # entities | feature_views | feature_services
+    name: str
+    action: str  # added | changed | removed | unchanged
+    fields: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        mark = {"added": "+", "changed": "~", "removed": "-", "unchanged": " "}[self.action]
+        detail = f" ({', '.join(self.fields)})" if self.fields else ""
+        return f"{mark} {LABELS[self.kind]} {self.name}: {self.action}{detail}"
+
+
+@dataclass
+class Plan:
+    changes: list[Change]
+    new_state: RegistryState
+
+    @property
+    def effective(self) -> list[Change]:
+        return [c for c in self.changes if c.action != "unchanged"]
+
+    def summary(self) -> str:
+        counts = {a: sum(c.action == a for c in self.changes) for a in ("added", "changed", "removed")}
+        return ", ".join(f"{n} {a}" for a, n in counts.items())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"changes": [c.__dict__ for c in self.effective], "summary": self.summary()}
+
+
+def _spec(obj: Any) -> dict[str, Any]:
+    return obj.model_dump(mode="json")
+
+
+def _changed_fields(old: dict, new: dict) -> list[str]:
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if key == "features" and isinstance(a, list) and isinstance(b, list):
+            olds, news = {f["name"]: f for f in a}, {f["name"]: f for f in b}
+            out += [f"features +{n}" for n in news if n not in olds]
+            out += [f"features -{n}" for n in olds if n not in news]
+            out += [f"features ~{n}" for n in news if n in olds and news[n] != olds[n]]
+            if not any(s.startswith("features") for s in out):
+                out.append("features order")
+        else:
+            out.append(key)
+    return out
+
+
+def make_plan(current: RegistryState, wanted: Definitions) -> Plan:
+    """Diff the registry against freshly built definitions; bump versions of changed objects."""
+    new = RegistryState(project=current.project, watermarks=dict(current.watermarks))
+    changes: list[Change] = []
+    for kind in KINDS:
+        old_objs = current.objects.get(kind, {})
+        for name, obj in getattr(wanted, kind).items():
+            spec = _spec(obj)
+            old = old_objs.get(name)
+            if old is None:
+                changes.append(Change(kind, name, "added"))
+                new.objects[kind][name] = Registered(1, spec)
+            elif old.spec != spec:
+                changes.append(Change(kind, name, "changed", _changed_fields(old.spec, spec)))
+                new.objects[kind][name] = Registered(old.version + 1, spec)
+            else:
+                changes.append(Change(kind, name, "unchanged"))
+                new.objects[kind][name] = old
+        for name in old_objs:
+            if name not in getattr(wanted, kind):
+                changes.append(Change(kind, name, "removed"))
+                if kind == "feature_views":
+                    new.watermarks.pop(name, None)
+    return Plan(changes, new)

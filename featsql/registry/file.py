@@ -1,0 +1,84 @@
+"""A JSON file registry, written atomically (temp file in the same directory + rename)."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from featsql.errors import FeatsqlError
+from featsql.registry.base import Registered, Registry, RegistryState
+
+FORMAT = 1
+
+
+class FileRegistry(Registry):
+    def __init__(self, path: Path, project: str):
+        self.path = Path(path)
+        self.project = project
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def load(self) -> RegistryState:
+        if not self.path.is_file():
+            return RegistryState(project=self.project)
+        try:
+            raw = json.loads(self.path.read_text())
+        except json.JSONDecodeError as e:
+            raise FeatsqlError(f"{self.path}: registry is not valid JSON: {e}") from None
+        if raw.get("project") != self.project:
+            raise FeatsqlError(
+                f"{self.path}: registry belongs to project '{raw.get('project')}', "
+                f"featsql.yml says '{self.project}'"
+            )
+        state = RegistryState(project=self.project)
+        for kind in state.objects:
+            state.objects[kind] = {
+                name: Registered(version=r["version"], spec=r["spec"])
+                for name, r in raw.get(kind, {}).items()
+            }
+        state.watermarks = {v: datetime.fromisoformat(ts) for v, ts in raw.get("watermarks", {}).items()}
+        if raw.get("updated_at"):
+            state.updated_at = datetime.fromisoformat(raw["updated_at"])
+        return state
+
+    def commit(self, state: RegistryState) -> None:
+        state.updated_at = datetime.now(timezone.utc)
+        doc = {
+            "format": FORMAT,
+            "project": state.project,
+            "updated_at": state.updated_at.isoformat(),
+            **{
+                kind: {n: {"version": r.version, "spec": r.spec} for n, r in sorted(objs.items())}
+                for kind, objs in state.objects.items()
+            },
+            "watermarks": {v: ts.isoformat() for v, ts in sorted(state.watermarks.items())},
+        }
+        self._write(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
+
+    def set_watermark(self, view: str, end: datetime) -> None:
+        state = self.load()
+        state.watermarks[view] = end
+        self.commit(state)
+
+    def delete(self) -> bool:
+        if self.path.is_file():
+            self.path.unlink()
+            return True
+        return False
+
+    def _write(self, text: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

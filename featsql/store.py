@@ -1,0 +1,135 @@
+"""FeatureStore: the SDK. The CLI is a thin layer over these methods."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from featsql.config import RepoConfig, load_config
+from featsql.definitions import Definitions, Entity, FeatureService, FeatureView
+from featsql.errors import FeatsqlError, did_you_mean
+from featsql.plan import Plan, make_plan
+
+
+@dataclass
+class TeardownReport:
+    registry: str | None = None
+    online_tables: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"removed online table {t}" for t in self.online_tables]
+        out.append(f"removed registry {self.registry}" if self.registry else "no registry to remove")
+        return out
+
+
+class FeatureStore:
+    def __init__(self, repo_path: str | Path = ".", config_path: str | Path | None = None,
+                 config: RepoConfig | None = None):
+        self.config = config or load_config(repo_path, config_path)
+        self._definitions: Definitions | None = None
+        self._online = None
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    @property
+    def registry(self):
+        from featsql.registry import open_registry
+
+        return open_registry(self.config)
+
+    @contextmanager
+    def warehouse(self) -> Iterator[Any]:
+        from featsql.offline import connect
+
+        wh = connect(self.config)
+        try:
+            yield wh
+        finally:
+            wh.close()
+
+    @property
+    def online_store(self):
+        if self._online is None:
+            from featsql.online import open_online_store
+
+            self._online = open_online_store(self.config)
+        return self._online
+
+    def refresh(self) -> None:
+        """Forget cached definitions (they are read from the registry once, then reused)."""
+        self._definitions = None
+
+    @property
+    def definitions(self) -> Definitions:
+        if self._definitions is None:
+            self._definitions = self.registry.load().definitions()
+        return self._definitions
+
+    # -- apply / plan / teardown ------------------------------------------------------------------
+    def build(self, parse: bool = True) -> Definitions:
+        """Definitions from dbt's manifest and the built relations; raises on any bad declaration."""
+        from featsql import manifest
+        from featsql.declarations import build_definitions
+
+        doc = manifest.load_manifest(self.config, parse=parse)
+        views, services = manifest.feature_views(doc), manifest.feature_services(doc)
+        with self.warehouse() as wh:
+            return build_definitions(views, services, wh.columns, wh.parse_type)
+
+    def plan(self, parse: bool = True) -> Plan:
+        """What apply would change; writes nothing."""
+        return make_plan(self.registry.load(), self.build(parse=parse))
+
+    def apply(self, parse: bool = True) -> Plan:
+        """Validate everything, create online tables, then commit the registry in one write."""
+        wanted = self.build(parse=parse)
+        registry = self.registry
+        plan = make_plan(registry.load(), wanted)
+        old = registry.load().definitions()
+        online_views = [v for v in wanted.feature_views.values() if v.online]
+        gone = [v for n, v in old.feature_views.items()
+                if n not in wanted.feature_views or not wanted.feature_views[n].online]
+        self.online_store.create(online_views)
+        registry.commit(plan.new_state)
+        self.online_store.drop(gone)
+        self._definitions = wanted
+        return plan
+
+    def teardown(self) -> TeardownReport:
+        """Remove what apply created: online tables of every registered view, then the registry."""
+        registry = self.registry
+        views = list(registry.load().definitions().feature_views.values())
+        report = TeardownReport(online_tables=self.online_store.drop(views))
+        if registry.delete():
+            report.registry = registry.location
+        self._definitions = None
+        return report
+
+    # -- lookups ----------------------------------------------------------------------------------
+    def list_entities(self) -> list[Entity]:
+        return list(self.definitions.entities.values())
+
+    def list_feature_views(self) -> list[FeatureView]:
+        return list(self.definitions.feature_views.values())
+
+    def list_feature_services(self) -> list[FeatureService]:
+        return list(self.definitions.feature_services.values())
+
+    def get_feature_view(self, name: str) -> FeatureView:
+        views = self.definitions.feature_views
+        if name not in views:
+            raise FeatsqlError(f"unknown feature view '{name}'{did_you_mean(name, set(views))}"
+                               + ("" if views else "; run `featsql apply` first"))
+        return views[name]
+
+    def get_feature_service(self, name: str) -> FeatureService:
+        services = self.definitions.feature_services
+        if name not in services:
+            raise FeatsqlError(f"unknown feature service '{name}'{did_you_mean(name, set(services))}"
+                               + ("" if services else "; run `featsql apply` first"))
+        return services[name]
+
+    def close(self) -> None:
+        if self._online is not None:
+            self._online.close()
+            self._online = None
