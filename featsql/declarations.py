@@ -175,6 +175,8 @@ def _view(problems: _Problems, d: Declared, columns_of: ColumnsOf, type_of: Type
                               description=e.description) for e in entities),
         timestamp_field=ts,
         created_timestamp_field=created,
+        timestamp_type=columns[ts],
+        created_timestamp_type=columns[created] if created else "",
         ttl_seconds=int(ttl.total_seconds()) if ttl else None,
         online=online,
         features=tuple(
@@ -184,6 +186,8 @@ def _view(problems: _Problems, d: Declared, columns_of: ColumnsOf, type_of: Type
         ),
         relation=relation,
         latest_table=latest,
+        join_key_types=tuple(value_type(type_of(columns[column(e.join_key, "") or e.join_key]))
+                             for e in entities),
         description=str(meta.get("description") or d.description),
         unique_id=d.unique_id,
         yaml_file=d.yaml_file,

@@ -47,11 +47,17 @@ class FeatureView(_Def):
     entities: tuple[Entity, ...]
     timestamp_field: str
     created_timestamp_field: str | None = None
+    # Warehouse types of the two time columns: the compiler converts zone-aware ones to UTC.
+    timestamp_type: str = ""
+    created_timestamp_type: str = ""
     ttl_seconds: int | None = None
     online: bool = True
     features: tuple[Feature, ...]
     relation: Relation
     latest_table: Relation | None = None
+    # Canonical type of each join key (same order as entities), so an online key read from the
+    # warehouse (1001) and one typed on a command line ("1001") encode the same.
+    join_key_types: tuple[ValueType, ...] = ()
     description: str = ""
     # Where it is declared, for messages.
     unique_id: str = ""

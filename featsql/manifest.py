@@ -126,3 +126,36 @@ def feature_services(manifest: dict) -> list[Declared]:
             owner=owner.get("name") or owner.get("email") or "",
         ))
     return out
+
+
+def render_refs(sql: str, manifest: dict) -> str:
+    """Resolve `{{ ref('m') }}` / `{{ source('s', 't') }}` in user SQL to the built relations."""
+    if "{{" not in sql and "{%" not in sql:
+        return sql
+    import jinja2
+
+    nodes = [n for n in manifest.get("nodes", {}).values() if n.get("relation_name")]
+    sources = list(manifest.get("sources", {}).values())
+
+    def ref(*args: str, **kwargs: Any) -> str:
+        name, package = args[-1], (args[0] if len(args) > 1 else kwargs.get("package"))
+        for n in nodes:
+            if n["name"] == name and (package is None or n.get("package_name") == package):
+                return n["relation_name"]
+        known = sorted({n["name"] for n in nodes})
+        from featsql.errors import did_you_mean
+
+        raise FeatsqlError(f"entity SQL: ref('{name}') is not a model or seed in the manifest"
+                           f"{did_you_mean(name, known)}")
+
+    def source(source_name: str, table_name: str) -> str:
+        for s in sources:
+            if s.get("source_name") == source_name and s.get("name") == table_name:
+                return s["relation_name"]
+        raise FeatsqlError(f"entity SQL: source('{source_name}', '{table_name}') is not in the manifest")
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    try:
+        return env.from_string(sql).render(ref=ref, source=source)
+    except jinja2.TemplateError as e:
+        raise FeatsqlError(f"entity SQL: cannot render: {e}") from None

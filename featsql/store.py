@@ -129,6 +129,55 @@ class FeatureStore:
                                + ("" if services else "; run `featsql apply` first"))
         return services[name]
 
+    # -- training sets --------------------------------------------------------------------------------
+    def dialect(self) -> str:
+        """The sqlglot dialect of the configured warehouse (reads the dbt profile, no connection)."""
+        from featsql.offline import warehouse_class
+        from featsql.offline.profile import load_credentials
+
+        return warehouse_class(load_credentials(self.config).type).dialect
+
+    def get_historical_features(
+        self,
+        entity_df: Any,
+        features: list[str] | FeatureService,
+        full_feature_names: bool = False,
+        filter_by_created_timestamp: bool = False,
+        timestamp_column: str = "event_timestamp",
+        dialect: str | None = None,
+    ):
+        """A point-in-time correct training set (DESIGN.md section 6) as a lazy RetrievalJob.
+
+        `entity_df` is a pandas DataFrame / Arrow table (uploaded once) or a SQL query, which may
+        use ref() and source(), run in place in the warehouse.
+        """
+        from featsql import manifest
+        from featsql.definitions import Relation
+        from featsql.refs import resolve
+        from featsql.training import plan_training_set
+
+        requests = resolve(features, self.definitions, full_feature_names)
+        doc: dict | None = None
+
+        def render(sql: str) -> str:
+            nonlocal doc
+            if doc is None:
+                doc = manifest.load_manifest(self.config, parse=False)
+            return manifest.render_refs(sql, doc)
+
+        def columns_of(t: Any) -> list[str] | None:
+            rel = Relation(database=t.catalog or None, schema_name=t.db or None, identifier=t.name)
+            with self.warehouse() as wh:
+                cols = wh.columns(rel)
+            return list(cols) if cols else None
+
+        return plan_training_set(
+            dialect=dialect or self.dialect(), requests=requests, entity_df=entity_df,
+            open_warehouse=self.warehouse, render_sql=render, columns_of_table=columns_of,
+            full_feature_names=full_feature_names,
+            filter_by_created_timestamp=filter_by_created_timestamp, timestamp_column=timestamp_column,
+        )
+
     def close(self) -> None:
         if self._online is not None:
             self._online.close()

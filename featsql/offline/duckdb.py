@@ -33,6 +33,7 @@ class DuckDBWarehouse(Warehouse):
             import duckdb
 
             self._con = duckdb.connect(self.path)
+            self._con.execute("SET TimeZone = 'UTC'")  # naive timestamps are UTC (DESIGN.md 6)
         return self._con
 
     def columns(self, relation: Relation) -> dict[str, str] | None:
@@ -52,10 +53,10 @@ class DuckDBWarehouse(Warehouse):
         return {name: dtype for name, dtype in rows} or None
 
     def query_arrow(self, sql: str) -> pa.Table:
-        return self.con.execute(sql).fetch_arrow_table()
+        return self.con.sql(sql).to_arrow_table()
 
     def stream(self, sql: str, batch_rows: int = 100_000) -> Iterator[pa.RecordBatch]:
-        yield from self.con.execute(sql).fetch_record_batch(batch_rows)
+        yield from self.con.sql(sql).to_arrow_reader(batch_rows)
 
     def execute(self, sql: str) -> None:
         self.con.execute(sql)

@@ -1,0 +1,112 @@
+"""One capability table per warehouse dialect, read by the planners (as sqlglot does with dialects).
+
+Shared code asks a `Capabilities` what it can do; the few SQL forms that really differ are small
+overridable methods here, not `if dialect == ...` branches in the planner.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from sqlglot import exp
+
+from featsql.errors import FeatsqlError, did_you_mean
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    name: ClassVar[str]
+    # Native as-of join form: "duckdb" (ASOF LEFT JOIN ... ON k AND ts >= ts), "snowflake"
+    # (ASOF JOIN ... MATCH_CONDITION), or None (sort-based window plan).
+    asof: ClassVar[str | None] = None
+    qualify: ClassVar[bool] = False
+    distinct_on: ClassVar[bool] = False
+    # CTEs may be inlined (run once per reference) unless marked MATERIALIZED.
+    materialized_cte: ClassVar[bool] = False
+    # How an entity DataFrame reaches the warehouse, for docs and `featsql compile` notes.
+    upload: ClassVar[str] = "insert"
+    naive_type: ClassVar[str] = "TIMESTAMP"
+    aware_type: ClassVar[str] = "TIMESTAMPTZ"
+
+    def utc_naive(self, value: exp.Expression) -> exp.Expression:
+        """Any timestamp (naive = UTC, aware = any zone) -> a naive UTC timestamp.
+
+        Relies on the session time zone being UTC, which every featsql connection sets.
+        """
+        aware = exp.cast(value, exp.DataType.build(self.aware_type, dialect=self.name))
+        return exp.cast(aware, exp.DataType.build(self.naive_type, dialect=self.name))
+
+    def minus_seconds(self, value: exp.Expression, seconds: int) -> exp.Expression:
+        return exp.Sub(this=value, expression=exp.Interval(this=exp.Literal.string(str(seconds)),
+                                                           unit=exp.var("SECOND")))
+
+    def timestamp_literal(self, iso: str) -> exp.Expression:
+        return exp.cast(exp.Literal.string(iso), exp.DataType.build(self.naive_type, dialect=self.name))
+
+
+@dataclass(frozen=True)
+class DuckDB(Capabilities):
+    name = "duckdb"
+    asof = "duckdb"
+    qualify = True
+    distinct_on = True
+    materialized_cte = True
+    upload = "register an Arrow table (no copy)"
+
+
+@dataclass(frozen=True)
+class Postgres(Capabilities):
+    name = "postgres"
+    distinct_on = True
+    materialized_cte = True
+    upload = "COPY into a temporary table"
+
+
+@dataclass(frozen=True)
+class Redshift(Capabilities):
+    name = "redshift"
+    qualify = True
+    upload = "COPY from S3 into a temporary table"
+
+
+@dataclass(frozen=True)
+class Snowflake(Capabilities):
+    name = "snowflake"
+    asof = "snowflake"
+    qualify = True
+    upload = "write_pandas into a temporary table"
+    naive_type = "TIMESTAMP_NTZ"
+    aware_type = "TIMESTAMP_TZ"
+
+    def utc_naive(self, value: exp.Expression) -> exp.Expression:
+        # TIMESTAMP_TZ -> NTZ keeps the wall clock of the stored offset; convert to UTC first.
+        aware = exp.cast(value, exp.DataType.build("TIMESTAMP_TZ", dialect="snowflake"))
+        utc = exp.Anonymous(this="CONVERT_TIMEZONE", expressions=[exp.Literal.string("UTC"), aware])
+        return exp.cast(utc, exp.DataType.build("TIMESTAMP_NTZ", dialect="snowflake"))
+
+
+@dataclass(frozen=True)
+class BigQuery(Capabilities):
+    name = "bigquery"
+    qualify = True
+    upload = "a load job into a temporary table"
+    naive_type = "DATETIME"
+    aware_type = "TIMESTAMP"
+
+    def utc_naive(self, value: exp.Expression) -> exp.Expression:
+        # TIMESTAMP(datetime) reads a naive value as UTC; DATETIME(ts, 'UTC') drops the zone.
+        ts = exp.Anonymous(this="TIMESTAMP", expressions=[value])
+        return exp.Anonymous(this="DATETIME", expressions=[ts, exp.Literal.string("UTC")])
+
+
+DIALECTS: dict[str, Capabilities] = {
+    c.name: c() for c in (DuckDB, Postgres, Redshift, Snowflake, BigQuery)
+}
+
+
+def capabilities(dialect: str) -> Capabilities:
+    try:
+        return DIALECTS[dialect]
+    except KeyError:
+        raise FeatsqlError(f"unknown dialect '{dialect}'{did_you_mean(dialect, set(DIALECTS))};"
+                           f" expected one of {', '.join(DIALECTS)}") from None

@@ -1,0 +1,333 @@
+"""The point-in-time planner: entity set + feature requests -> one sqlglot query per dialect.
+
+Contract: DESIGN.md section 6. Shape of every plan:
+
+    featsql_entity      the entity set (uploaded table or the user's query), referenced, never re-run
+    featsql_bounds      min/max entity time, when they are not known as constants
+    featsql_<i>_keys    distinct (join keys, UTC time) of the entity set, per requested view
+    featsql_<i>_rows    one bounded scan of the view: min entity time - ttl <= ts <= max entity time
+    featsql_<i>         one row per distinct (keys, time) with the chosen feature values
+    final SELECT        entity rows LEFT JOIN each featsql_<i> on (keys, time): duplicates stay,
+                        no row is dropped, no concatenated row ids
+
+The join strategy comes from the dialect's capability table: a native ASOF join (DuckDB,
+Snowflake; ttl applied after the join), or a sort-based window plan elsewhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlglot
+from sqlglot import exp
+
+from featsql.compile.dialects import Capabilities
+from featsql.definitions import FeatureView
+from featsql.refs import ViewRequest
+from featsql.sql import col, ident, table
+
+P = "__featsql_"  # prefix of internal columns
+TS, FTS, CREATED, IS_ENTITY, GRP, ROW = (f"{P}ts", f"{P}fts", f"{P}created", f"{P}is_entity",
+                                          f"{P}grp", f"{P}row")
+ENTITY = "featsql_entity"
+BOUNDS = "featsql_bounds"
+_NAIVE = {exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.DATETIME,
+          exp.DataType.Type.TIMESTAMP_S, exp.DataType.Type.TIMESTAMP_MS, exp.DataType.Type.TIMESTAMP_NS,
+          exp.DataType.Type.DATETIME64}
+
+
+@dataclass
+class EntitySet:
+    """Where entity rows come from and what is known about them without running anything."""
+
+    source: exp.Query | exp.Table
+    timestamp_column: str = "event_timestamp"
+    # Known for uploaded DataFrames: then the output lists them (dropping the row id) in order.
+    columns: list[str] | None = None
+    row_id: str | None = None
+    # True when the time column is already naive UTC (uploaded DataFrames are converted first).
+    utc_naive: bool = False
+    # Constant bounds when known (DataFrames); otherwise computed in the query from the entity set.
+    min_ts: datetime | None = None
+    max_ts: datetime | None = None
+
+
+@dataclass
+class PointInTimeQuery:
+    caps: Capabilities
+    entity: EntitySet
+    requests: list[ViewRequest]
+    full_feature_names: bool = False
+    filter_by_created_timestamp: bool = False
+    ctes: list[exp.CTE] = field(default_factory=list)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _cte(self, name: str, query: exp.Query, materialized: bool = False) -> None:
+        cte = exp.CTE(this=query, alias=exp.TableAlias(this=ident(name)))
+        if materialized and self.caps.materialized_cte:
+            cte.set("materialized", True)
+        self.ctes.append(cte)
+
+    def _naive(self, warehouse_type: str) -> bool:
+        if not warehouse_type:
+            return False
+        try:
+            return exp.DataType.build(warehouse_type, dialect=self.caps.name).this in _NAIVE
+        except Exception:
+            return False
+
+    def _entity_ts(self, alias: str) -> exp.Expression:
+        ts = col(self.entity.timestamp_column, alias)
+        return ts if self.entity.utc_naive else self.caps.utc_naive(ts)
+
+    def _bound(self, which: str) -> exp.Expression:
+        value = self.entity.min_ts if which == "min" else self.entity.max_ts
+        if value is not None:
+            return self.caps.timestamp_literal(value.isoformat(sep=" "))
+        return exp.Subquery(this=exp.select(col(which, None)).from_(table(BOUNDS)))
+
+    # -- the plan ---------------------------------------------------------------------------------
+    def build(self) -> exp.Query:
+        src = self.entity.source
+        entity_query = src if isinstance(src, exp.Query) else exp.select("*").from_(src.copy())
+        self._cte(ENTITY, entity_query, materialized=isinstance(src, exp.Query))
+        if self.entity.min_ts is None or self.entity.max_ts is None:
+            ts = self._entity_ts("e")
+            self._cte(BOUNDS, exp.select(exp.Min(this=ts).as_("min", quoted=True),
+                                         exp.Max(this=ts.copy()).as_("max", quoted=True))
+                      .from_(exp.alias_(table(ENTITY), "e", table=True, quoted=True)))
+        for i, request in enumerate(self.requests):
+            self._view(i, request)
+        return self._final()
+
+    def _keys(self, i: int, r: ViewRequest) -> None:
+        cols = [col(c, "e").as_(f"{P}k{j}", quoted=True) for j, c in enumerate(r.entity_columns)]
+        q = (exp.select(*cols, self._entity_ts("e").as_(TS, quoted=True)).distinct()
+             .from_(exp.alias_(table(ENTITY), "e", table=True, quoted=True)))
+        self._cte(f"featsql_{i}_keys", q)
+
+    def _rows(self, i: int, r: ViewRequest, dedup: bool) -> None:
+        v = r.view
+        fts = col(v.timestamp_field, "f")
+        if not self._naive(v.timestamp_type):
+            fts = self.caps.utc_naive(fts)
+        created = col(v.created_timestamp_field, "f") if v.created_timestamp_field else None
+        if created is not None and not self._naive(v.created_timestamp_type):
+            created = self.caps.utc_naive(created)
+        sel = [col(k, "f").as_(f"{P}k{j}", quoted=True) for j, k in enumerate(v.join_keys)]
+        sel.append(fts.copy().as_(FTS, quoted=True))
+        if created is not None:
+            sel.append(created.copy().as_(CREATED, quoted=True))
+        sel += [col(f, "f").as_(f, quoted=True) for f in r.features]
+        upper = exp.LTE(this=fts.copy(), expression=self._bound("max"))
+        conds: list[exp.Expression] = [upper]
+        if v.ttl_seconds:
+            lower = self.caps.minus_seconds(self._bound("min"), v.ttl_seconds)
+            conds.append(exp.GTE(this=fts.copy(), expression=lower))
+        conds += [exp.Not(this=exp.Is(this=col(k, "f"), expression=exp.Null())) for k in v.join_keys]
+        q = (exp.select(*sel).from_(exp.alias_(table(v.relation), "f", table=True, quoted=True))
+             .where(exp.and_(*conds)))
+        if dedup:
+            q = self._dedup(q, r, fts, created)
+        self._cte(f"featsql_{i}_rows", q)
+
+    def _tiebreak(self, r: ViewRequest, created: exp.Expression | None, desc: bool) -> list[exp.Ordered]:
+        """Order among rows with the same time: created timestamp, then values (deterministic)."""
+        exprs = ([created.copy()] if created is not None else []) + [col(f, "f") for f in r.features]
+        return [exp.Ordered(this=e, desc=desc, nulls_first=not desc) for e in exprs]
+
+    def _dedup(self, q: exp.Select, r: ViewRequest, fts: exp.Expression,
+               created: exp.Expression | None) -> exp.Select:
+        """One row per (keys, ts): the greatest created timestamp wins (backfills)."""
+        order = self._tiebreak(r, created, desc=True)
+        if not order:
+            return q
+        rn = exp.Window(this=exp.RowNumber(),
+                        partition_by=[col(k, "f") for k in r.view.join_keys] + [fts.copy()],
+                        order=exp.Order(expressions=order))
+        if self.caps.qualify:
+            return q.qualify(exp.EQ(this=rn, expression=exp.Literal.number(1)))
+        inner = q.select(rn.as_(f"{P}rn", quoted=True))
+        outer_cols = [c.alias_or_name for c in q.selects]
+        return (exp.select(*(col(c, "d") for c in outer_cols))
+                .from_(exp.alias_(inner.subquery(), "d", quoted=True))
+                .where(exp.EQ(this=col(f"{P}rn", "d"), expression=exp.Literal.number(1))))
+
+    def _guarded(self, r: ViewRequest, alias: str, ts: exp.Expression,
+                 fts: exp.Expression) -> list[exp.Expression]:
+        """Feature values, NULL when the matched row is older than the view's ttl."""
+        out: list[exp.Expression] = []
+        for f in r.features:
+            value: exp.Expression = col(f, alias)
+            if r.view.ttl_seconds:
+                fresh = exp.GTE(this=fts.copy(), expression=self.caps.minus_seconds(ts.copy(), r.view.ttl_seconds))
+                value = exp.Case(ifs=[exp.If(this=fresh, true=value)])
+            out.append(exp.alias_(value, f, quoted=True))
+        return out
+
+    def _view(self, i: int, r: ViewRequest) -> None:
+        self._keys(i, r)
+        if self.filter_by_created_timestamp:
+            self._rows(i, r, dedup=False)
+            return self._range_join(i, r)
+        if self.caps.asof:
+            self._rows(i, r, dedup=True)
+            return self._asof(i, r)
+        self._rows(i, r, dedup=False)
+        return self._window(i, r)
+
+    def _key_cols(self, r: ViewRequest, alias: str) -> list[exp.Expression]:
+        return [col(f"{P}k{j}", alias) for j in range(len(r.view.join_keys))]
+
+    def _key_eq(self, r: ViewRequest, left: str, right: str) -> list[exp.Expression]:
+        return [exp.EQ(this=col(f"{P}k{j}", left), expression=col(f"{P}k{j}", right))
+                for j in range(len(r.view.join_keys))]
+
+    def _asof(self, i: int, r: ViewRequest) -> None:
+        keys, rows = table(f"featsql_{i}_keys"), table(f"featsql_{i}_rows")
+        match = exp.GTE(this=col(TS, "k"), expression=col(FTS, "r"))
+        joined = exp.alias_(rows, "r", table=True, quoted=True)
+        if self.caps.asof == "snowflake":
+            join = exp.Join(this=joined, method="ASOF", match_condition=match,
+                            on=exp.and_(*self._key_eq(r, "k", "r")))
+        else:
+            join = exp.Join(this=joined, method="ASOF", side="LEFT",
+                            on=exp.and_(*self._key_eq(r, "k", "r"), match))
+        q = exp.select(*self._key_cols(r, "k"), col(TS, "k"),
+                       *self._guarded(r, "r", col(TS, "k"), col(FTS, "r")))
+        q = q.from_(exp.alias_(keys, "k", table=True, quoted=True))
+        q.append("joins", join)
+        self._cte(f"featsql_{i}", q)
+
+    def _window(self, i: int, r: ViewRequest) -> None:
+        """Sort-based plan: union entity and feature rows per key, carry the last feature row forward.
+
+        grp counts feature rows up to each row (features sort before entities at equal time, and
+        by created within a time), so an entity row shares grp with exactly the last feature row
+        at or before it; FIRST_VALUE over (keys, grp) reads that row. NULL values stay NULL.
+        """
+        v = r.view
+        k = len(v.join_keys)
+        nulls = [exp.Null().as_(f, quoted=True) for f in r.features]
+        entity_side = exp.select(*[col(f"{P}k{j}") for j in range(k)], col(TS).as_(FTS, quoted=True),
+                                 exp.Null().as_(CREATED, quoted=True),
+                                 exp.Literal.number(1).as_(IS_ENTITY, quoted=True), *nulls
+                                 ).from_(table(f"featsql_{i}_keys"))
+        created = col(CREATED) if v.created_timestamp_field else exp.Null()
+        feature_side = exp.select(*[col(f"{P}k{j}") for j in range(k)], col(FTS),
+                                  created.as_(CREATED, quoted=True),
+                                  exp.Literal.number(0).as_(IS_ENTITY, quoted=True),
+                                  *[col(f) for f in r.features]).from_(table(f"featsql_{i}_rows"))
+        self._cte(f"featsql_{i}_union", exp.union(feature_side, entity_side, distinct=False))
+        parts = [col(f"{P}k{j}") for j in range(k)]
+        order = [exp.Ordered(this=col(FTS), nulls_first=True),
+                 exp.Ordered(this=col(IS_ENTITY), nulls_first=True)]
+        order += [exp.Ordered(this=c.this if isinstance(c, exp.Ordered) else c, nulls_first=True)
+                  for c in self._tiebreak(r, col(CREATED) if v.created_timestamp_field else None,
+                                          desc=False)]
+        for o in order[2:]:  # tie-break columns are unqualified here
+            o.this.set("table", None)
+        running = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
+        grp = exp.Window(this=exp.Count(this=exp.Case(ifs=[exp.If(
+            this=exp.EQ(this=col(IS_ENTITY), expression=exp.Literal.number(0)),
+            true=exp.Literal.number(1))])), partition_by=parts, order=exp.Order(expressions=order),
+            spec=running)
+        self._cte(f"featsql_{i}_grp", exp.select("*", grp.as_(GRP, quoted=True))
+                  .from_(table(f"featsql_{i}_union")))
+        whole = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING",
+                               end="UNBOUNDED", end_side="FOLLOWING")
+
+        def carried(e: exp.Expression) -> exp.Window:
+            return exp.Window(this=exp.FirstValue(this=e), partition_by=[*[p.copy() for p in parts], col(GRP)],
+                              order=exp.Order(expressions=[exp.Ordered(this=col(IS_ENTITY))]), spec=whole.copy())
+
+        feature_row = exp.EQ(this=col(IS_ENTITY), expression=exp.Literal.number(0))
+        carried_cols = [carried(exp.Case(ifs=[exp.If(this=feature_row, true=col(FTS))])).as_(f"{P}matched", quoted=True)]
+        carried_cols += [carried(col(f)).as_(f, quoted=True) for f in r.features]
+        self._cte(f"featsql_{i}_carried", exp.select(*[col(f"{P}k{j}") for j in range(k)],
+                                                     col(FTS).as_(TS, quoted=True), col(IS_ENTITY),
+                                                     *carried_cols).from_(table(f"featsql_{i}_grp")))
+        q = exp.select(*self._key_cols(r, "c"), col(TS, "c"),
+                       *self._guarded(r, "c", col(TS, "c"), col(f"{P}matched", "c")))
+        q = q.from_(exp.alias_(table(f"featsql_{i}_carried"), "c", table=True, quoted=True)).where(
+            exp.EQ(this=col(IS_ENTITY, "c"), expression=exp.Literal.number(1)))
+        self._cte(f"featsql_{i}", q)
+
+    def _range_join(self, i: int, r: ViewRequest) -> None:
+        """filter_by_created_timestamp: the row must also be created by the entity time.
+
+        Visibility depends on two columns, so no single sort order serves; this joins each
+        distinct (keys, time) to its key's rows inside [time - ttl, time] and keeps the best.
+        """
+        v = r.view
+        conds = self._key_eq(r, "k", "r") + [exp.LTE(this=col(FTS, "r"), expression=col(TS, "k"))]
+        if v.created_timestamp_field:
+            conds.append(exp.LTE(this=col(CREATED, "r"), expression=col(TS, "k")))
+        if v.ttl_seconds:
+            conds.append(exp.GTE(this=col(FTS, "r"),
+                                 expression=self.caps.minus_seconds(col(TS, "k"), v.ttl_seconds)))
+        order = [exp.Ordered(this=col(FTS, "r"), desc=True, nulls_first=False)]
+        order += [exp.Ordered(this=o.this, desc=True, nulls_first=False) for o in self._tiebreak(
+            r, col(CREATED, "r") if v.created_timestamp_field else None, desc=True)]
+        for o in order[1:]:
+            if isinstance(o.this, exp.Column) and o.this.table == "f":
+                o.this.set("table", ident("r"))
+        rn = exp.Window(this=exp.RowNumber(), partition_by=[*self._key_cols(r, "k"), col(TS, "k")],
+                        order=exp.Order(expressions=order))
+        q = (exp.select(*self._key_cols(r, "k"), col(TS, "k"), *[col(f, "r").as_(f, quoted=True) for f in r.features],
+                        rn.as_(f"{P}rn", quoted=True))
+             .from_(exp.alias_(table(f"featsql_{i}_keys"), "k", table=True, quoted=True))
+             .join(exp.alias_(table(f"featsql_{i}_rows"), "r", table=True, quoted=True),
+                   on=exp.and_(*conds), join_type="LEFT"))
+        self._cte(f"featsql_{i}_ranked", q)
+        self._cte(f"featsql_{i}", exp.select(*[col(f"{P}k{j}") for j in range(len(v.join_keys))], col(TS),
+                                             *[col(f) for f in r.features])
+                  .from_(table(f"featsql_{i}_ranked"))
+                  .where(exp.EQ(this=col(f"{P}rn"), expression=exp.Literal.number(1))))
+
+    def _final(self) -> exp.Query:
+        e = self.entity
+        if e.columns is not None:
+            sel: list[exp.Expression] = [col(c, "e") for c in e.columns if c != e.row_id]
+        else:
+            sel = [exp.Column(this=exp.Star(), table=ident("e"))]
+        q = exp.select(*sel).from_(exp.alias_(table(ENTITY), "e", table=True, quoted=True))
+        ts = self._entity_ts("e")
+        for i, r in enumerate(self.requests):
+            a = f"v{i}"
+            sel_features = [col(f, a).as_(r.output_name(f, self.full_feature_names), quoted=True)
+                            for f in r.features]
+            q = q.select(*sel_features)
+            on = [exp.EQ(this=col(c, "e"), expression=col(f"{P}k{j}", a))
+                  for j, c in enumerate(r.entity_columns)]
+            on.append(exp.EQ(this=ts.copy(), expression=col(TS, a)))
+            q = q.join(exp.alias_(table(f"featsql_{i}"), a, table=True, quoted=True),
+                       on=exp.and_(*on), join_type="LEFT")
+        if e.row_id:
+            q = q.order_by(col(e.row_id, "e"))
+        q.set("with_", exp.With(expressions=self.ctes))
+        return q
+
+
+def compile_pit(caps: Capabilities, entity: EntitySet, requests: list[ViewRequest],
+                full_feature_names: bool = False, filter_by_created_timestamp: bool = False) -> exp.Query:
+    """Build the point-in-time query for `caps`' dialect."""
+    return PointInTimeQuery(caps, entity, requests, full_feature_names,
+                            filter_by_created_timestamp).build()
+
+
+def parse_entity_sql(sql: str, dialect: str) -> exp.Query:
+    """The user's entity query, parsed (never pasted): exactly one SELECT-like statement."""
+    from featsql.errors import FeatsqlError
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, dialect=dialect) if s is not None]
+    except sqlglot.errors.ParseError as err:
+        raise FeatsqlError(f"entity SQL does not parse as {dialect}: {err}") from None
+    if len(statements) != 1 or not isinstance(statements[0], exp.Query):
+        raise FeatsqlError("entity SQL must be exactly one SELECT query")
+    return statements[0]
+
+
+def view_columns(view: FeatureView) -> list[str]:
+    return [*view.join_keys, view.timestamp_field]

@@ -1,0 +1,180 @@
+"""Training sets: entity set (DataFrame or SQL) + features -> a point-in-time query and its job."""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from featsql.compile.dialects import Capabilities, capabilities
+from featsql.compile.pit import ROW, EntitySet, compile_pit, parse_entity_sql
+from featsql.errors import FeatsqlError
+from featsql.refs import ViewRequest
+from featsql.sql import parse_table_name
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from featsql.offline.base import Warehouse
+
+
+def _required_columns(requests: list[ViewRequest], ts_column: str) -> list[str]:
+    cols = [ts_column]
+    for r in requests:
+        cols += [c for c in r.entity_columns if c not in cols]
+    return cols
+
+
+def _check_columns(have: list[str], requests: list[ViewRequest], ts_column: str, what: str) -> None:
+    missing = [c for c in _required_columns(requests, ts_column) if c not in have]
+    if missing:
+        need = {c: [r.name for r in requests if c in r.entity_columns] for c in missing}
+        detail = ", ".join(f"'{c}'" + (f" (join key of {', '.join(v)})" if v else " (timestamp)")
+                           for c, v in need.items())
+        raise FeatsqlError(f"{what} is missing column{'s' if len(missing) > 1 else ''} {detail};"
+                           f" it has {', '.join(have) or 'no columns'}")
+
+
+def entity_arrow(df: Any, requests: list[ViewRequest], ts_column: str) -> tuple[pa.Table, pa.DataType]:
+    """The entity DataFrame as Arrow with its time column as naive UTC and a row id appended."""
+    data = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+    _check_columns(data.column_names, requests, ts_column, "entity DataFrame")
+    original = data.schema.field(ts_column).type
+    ts = data.column(ts_column)
+    if pa.types.is_timestamp(original):
+        utc = ts.cast(pa.timestamp(original.unit))  # aware -> its UTC wall clock; naive stays UTC
+    elif pa.types.is_date(original):
+        utc = ts.cast(pa.timestamp("us"))
+    else:
+        try:
+            utc = pc.cast(ts, pa.timestamp("us"))
+        except pa.ArrowInvalid:
+            raise FeatsqlError(f"entity DataFrame: column '{ts_column}' is {original}, not a timestamp") from None
+    data = data.set_column(data.column_names.index(ts_column), ts_column, utc)
+    data = data.append_column(ROW, pa.array(range(data.num_rows), pa.int64()))
+    return data, original
+
+
+@dataclass
+class RetrievalJob:
+    """A planned training set: nothing runs until to_df / to_arrow / to_table."""
+
+    caps: Capabilities
+    query: exp.Query
+    open_warehouse: Callable[[], Any]
+    upload: pa.Table | None = None
+    upload_name: str | None = None
+    original_ts_type: pa.DataType | None = None
+    ts_column: str = "event_timestamp"
+    progress: Callable[[str], None] | None = None
+
+    def to_sql(self, pretty: bool = True) -> str:
+        return self.query.sql(dialect=self.caps.name, pretty=pretty)
+
+    def _run(self, action: Callable[[Any, str], Any]) -> Any:
+        started = time.perf_counter()
+        with self.open_warehouse() as wh:
+            uploaded = None
+            if self.upload is not None:
+                uploaded = wh.upload(self.upload_name, self.upload)
+            try:
+                result = action(wh, self.query.sql(dialect=wh.dialect))
+            finally:
+                if uploaded is not None:
+                    wh.drop_upload(uploaded)
+        if self.progress:
+            self.progress(f"done in {time.perf_counter() - started:.2f}s")
+        return result
+
+    def to_arrow(self) -> pa.Table:
+        table = self._run(lambda wh, sql: wh.query_arrow(sql))
+        return self._restore_ts(table)
+
+    def to_df(self) -> "pd.DataFrame":
+        return self.to_arrow().to_pandas()
+
+    def to_table(self, name: str) -> str:
+        """CREATE TABLE name AS the query, in the warehouse; nothing comes to the client."""
+        target = parse_table_name(name, self.caps.name)
+        create = exp.Create(this=target, kind="TABLE", expression=self.query.copy())
+        self._run(lambda wh, _: wh.execute(create.sql(dialect=wh.dialect)))
+        return target.sql(dialect=self.caps.name)
+
+    def _restore_ts(self, table: pa.Table) -> pa.Table:
+        """Give an uploaded DataFrame's time column back its own type (zone included)."""
+        if self.original_ts_type is None or self.ts_column not in table.column_names:
+            return table
+        i = table.column_names.index(self.ts_column)
+        column = table.column(i)
+        original = self.original_ts_type
+        if pa.types.is_timestamp(original) and original.tz:
+            column = column.cast(pa.timestamp(original.unit)).cast(pa.timestamp(original.unit, "UTC"))
+            column = column.cast(original)
+        else:
+            try:
+                column = column.cast(original)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return table
+        return table.set_column(i, self.ts_column, column)
+
+
+def plan_training_set(
+    *,
+    dialect: str,
+    requests: list[ViewRequest],
+    entity_df: Any,
+    open_warehouse: Callable[[], Any],
+    render_sql: Callable[[str], str],
+    columns_of_table: Callable[[exp.Table], list[str] | None],
+    full_feature_names: bool = False,
+    filter_by_created_timestamp: bool = False,
+    timestamp_column: str = "event_timestamp",
+) -> RetrievalJob:
+    """Check the entity set, then compile; errors surface before any warehouse work."""
+    caps = capabilities(dialect)
+    if isinstance(entity_df, str):
+        query = parse_entity_sql(render_sql(entity_df), dialect)
+        have = _output_columns(query, columns_of_table)
+        if have is not None:
+            _check_columns(have, requests, timestamp_column, "entity SQL")
+        entity = EntitySet(source=query, timestamp_column=timestamp_column)
+        q = compile_pit(caps, entity, requests, full_feature_names, filter_by_created_timestamp)
+        return RetrievalJob(caps, q, open_warehouse, ts_column=timestamp_column)
+    data, original = entity_arrow(entity_df, requests, timestamp_column)
+    name = f"featsql_entity_{uuid.uuid4().hex[:12]}"
+    bounds = pc.min_max(data.column(timestamp_column)).as_py() if data.num_rows else {}
+    entity = EntitySet(
+        source=exp.table_(exp.to_identifier(name, quoted=True)),
+        timestamp_column=timestamp_column, columns=data.column_names, row_id=ROW, utc_naive=True,
+        min_ts=bounds.get("min"), max_ts=bounds.get("max"),
+    )
+    if not data.num_rows:  # an empty entity set: bounds from the (empty) table itself
+        entity.min_ts = entity.max_ts = None
+    q = compile_pit(caps, entity, requests, full_feature_names, filter_by_created_timestamp)
+    return RetrievalJob(caps, q, open_warehouse, upload=data, upload_name=name,
+                        original_ts_type=original, ts_column=timestamp_column)
+
+
+def _output_columns(query: exp.Query, columns_of_table: Callable[[exp.Table], list[str] | None]) -> list[str] | None:
+    """Column names the entity query returns, from its text or the catalog; None if unknowable."""
+    if not isinstance(query, exp.Select):
+        first = query.find(exp.Select)
+        return _output_columns(first, columns_of_table) if first is not None else None
+    names: list[str] = []
+    for s in query.selects:
+        if isinstance(s, exp.Star) or (isinstance(s, exp.Column) and isinstance(s.this, exp.Star)):
+            source = query.args.get("from_") or query.args.get("from")
+            tables = list(query.find_all(exp.Table))
+            if source is None or len(tables) != 1 or query.args.get("joins"):
+                return None
+            cols = columns_of_table(tables[0])
+            if cols is None:
+                return None
+            names += cols
+        else:
+            names.append(s.alias_or_name)
+    return names
