@@ -127,3 +127,150 @@ def list_(obj: _Ctx, kind: str, as_json: bool) -> None:
     widths = [max(len(str(r[i])) for r in [header, *body]) for i in range(len(header))]
     for r in [header, *body]:
         click.echo("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def _features_option(f):
+    f = click.option("--feature-service", help="A feature service (dbt exposure of type ml).")(f)
+    f = click.option("--features", help="Comma-separated view:feature references (view:* for all).")(f)
+    return f
+
+
+def _requested(store, features: str | None, feature_service: str | None):
+    if bool(features) == bool(feature_service):
+        raise click.UsageError("give exactly one of --features or --feature-service")
+    if feature_service:
+        return store.get_feature_service(feature_service)
+    return [f.strip() for f in features.split(",") if f.strip()]
+
+
+def _training_options(f):
+    f = click.option("--timestamp-column", default="event_timestamp", show_default=True,
+                     help="Entity-set time column.")(f)
+    f = click.option("--filter-by-created-timestamp", is_flag=True,
+                     help="Ignore feature rows created after the entity time (known-at semantics).")(f)
+    f = click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")(f)
+    f = _features_option(f)
+    f = click.option("--entity-sql", required=True,
+                     help="SQL returning join keys and event_timestamp; ref()/source() allowed.")(f)
+    return f
+
+
+def _job(obj: _Ctx, entity_sql: str, features, feature_service, full_feature_names: bool,
+         filter_by_created_timestamp: bool, timestamp_column: str, dialect: str | None = None):
+    store = obj.store()
+    return store.get_historical_features(
+        entity_df=entity_sql, features=_requested(store, features, feature_service),
+        full_feature_names=full_feature_names,
+        filter_by_created_timestamp=filter_by_created_timestamp,
+        timestamp_column=timestamp_column, dialect=dialect,
+    )
+
+
+@main.command(name="compile")
+@_training_options
+@click.option("--dialect", help="Print for this warehouse dialect instead of the profile's "
+              "(duckdb, postgres, redshift, snowflake, bigquery).")
+@click.pass_obj
+def compile_(obj: _Ctx, dialect: str | None, **kwargs: Any) -> None:
+    """Print the training-set SQL the warehouse would run."""
+    click.echo(_job(obj, dialect=dialect, **kwargs).to_sql() + ";")
+
+
+@main.command(name="training-set")
+@_training_options
+@click.option("--out", type=click.Path(dir_okay=False), help="Write a Parquet file.")
+@click.option("--table", help="Create this table in the warehouse (CREATE TABLE AS).")
+@click.pass_obj
+def training_set(obj: _Ctx, out: str | None, table: str | None, **kwargs: Any) -> None:
+    """Build a point-in-time correct training set in the warehouse."""
+    from featsql.progress import Elapsed
+
+    if bool(out) == bool(table):
+        raise click.UsageError("give exactly one of --out or --table")
+    job = _job(obj, **kwargs)
+    if table:
+        with Elapsed(f"creating {table}"):
+            name = job.to_table(table)
+        click.echo(f"Created {name}.")
+        return
+    import pyarrow.parquet as pq
+
+    with Elapsed("building training set"):
+        data = job.to_arrow()
+    tmp = f"{out}.tmp"
+    pq.write_table(data, tmp)
+    import os
+
+    os.replace(tmp, out)  # never a half-written file at `out`
+    click.echo(f"Wrote {data.num_rows:,} rows x {data.num_columns} columns to {out}.")
+
+
+def _views_option(f):
+    return click.option("--views", "views", multiple=True, metavar="VIEW",
+                        help="Only these feature views (repeat, or comma-separate).")(f)
+
+
+def _view_names(views: tuple[str, ...]) -> list[str] | None:
+    names = [v.strip() for item in views for v in item.split(",") if v.strip()]
+    return names or None
+
+
+@main.command()
+@click.argument("start")
+@click.argument("end")
+@_views_option
+@click.pass_obj
+def materialize(obj: _Ctx, start: str, end: str, views: tuple[str, ...]) -> None:
+    """Write the latest value per entity with START <= ts <= END into the online store."""
+    from featsql.progress import ViewProgress
+
+    obj.store().materialize(start, end, _view_names(views), progress=ViewProgress())
+
+
+@main.command(name="materialize-incremental")
+@click.argument("end")
+@_views_option
+@click.pass_obj
+def materialize_incremental(obj: _Ctx, end: str, views: tuple[str, ...]) -> None:
+    """Continue each view from its last materialized END (first run: its oldest row) to END."""
+    from featsql.progress import ViewProgress
+
+    obj.store().materialize_incremental(end, _view_names(views), progress=ViewProgress())
+
+
+def _entity_rows(args: tuple[str, ...]) -> list[dict[str, str]]:
+    rows = []
+    for arg in args:
+        row = {}
+        for pair in arg.split(","):
+            name, sep, value = pair.partition("=")
+            if not sep or not name.strip():
+                raise click.UsageError(f"entity '{arg}': expected key=value[,key=value...]")
+            row[name.strip()] = value.strip()
+        rows.append(row)
+    if not rows:
+        raise click.UsageError("give at least one entity, e.g. driver_id=1001")
+    return rows
+
+
+@main.command(name="get-online")
+@_features_option
+@click.option("--full-feature-names", is_flag=True, help="Name features view__feature.")
+@click.option("--json", "as_json", is_flag=True, help="Print Feast feature-server JSON.")
+@click.argument("entities", nargs=-1, metavar="KEY=VALUE[,KEY=VALUE] ...")
+@click.pass_obj
+def get_online(obj: _Ctx, features: str | None, feature_service: str | None,
+               full_feature_names: bool, as_json: bool, entities: tuple[str, ...]) -> None:
+    """Read feature values from the online store, each with its status and event time."""
+    from featsql.serving import server_json, table_rows
+
+    store = obj.store()
+    resp = store.get_online_features(_requested(store, features, feature_service),
+                                     _entity_rows(entities), full_feature_names=full_feature_names)
+    if as_json:
+        click.echo(json.dumps(server_json(resp), indent=2))
+        return
+    body = table_rows(resp)
+    widths = [max(len(r[i]) for r in body) for i in range(len(body[0]))]
+    for r in body:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

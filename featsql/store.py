@@ -167,8 +167,11 @@ class FeatureStore:
 
         def columns_of(t: Any) -> list[str] | None:
             rel = Relation(database=t.catalog or None, schema_name=t.db or None, identifier=t.name)
-            with self.warehouse() as wh:
-                cols = wh.columns(rel)
+            try:
+                with self.warehouse() as wh:
+                    cols = wh.columns(rel)
+            except Exception:  # noqa: BLE001 - only a pre-check; the warehouse reports it later
+                return None
             return list(cols) if cols else None
 
         return plan_training_set(
@@ -177,6 +180,34 @@ class FeatureStore:
             full_feature_names=full_feature_names,
             filter_by_created_timestamp=filter_by_created_timestamp, timestamp_column=timestamp_column,
         )
+
+    # -- materialization and online reads --------------------------------------------------------
+    def materialize(self, start_date: Any, end_date: Any, feature_views: list[str] | None = None,
+                    progress: Any = None) -> list[Any]:
+        """Latest value per entity with start <= ts <= end of each online view, into the store."""
+        from featsql.materialize import materialize
+
+        return materialize(self, start_date, end_date, feature_views, progress)
+
+    def materialize_incremental(self, end_date: Any, feature_views: list[str] | None = None,
+                                progress: Any = None) -> list[Any]:
+        """Continue each online view from its watermark (first run: its oldest row) to `end_date`."""
+        from featsql.materialize import materialize_incremental
+
+        return materialize_incremental(self, end_date, feature_views, progress)
+
+    def get_online_features(self, features: list[str] | str | FeatureService,
+                            entity_rows: list[dict[str, Any]], full_feature_names: bool = False):
+        """Latest values with statuses; one online-store round trip; feature lists resolved once."""
+        from featsql.serving import ReadPlan
+
+        plans = self.__dict__.setdefault("_read_plans", {})
+        key = (("service", features.name) if isinstance(features, FeatureService)
+               else tuple(features) if isinstance(features, list) else features, full_feature_names)
+        plan = plans.get(key)
+        if plan is None or plan.definitions is not self.definitions:
+            plan = plans[key] = ReadPlan(features, self.definitions, full_feature_names)
+        return plan.read(self.online_store, entity_rows)
 
     def close(self) -> None:
         if self._online is not None:

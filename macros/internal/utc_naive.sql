@@ -1,0 +1,19 @@
+{#- Any timestamp (naive = UTC, zone-aware = any zone) -> naive UTC, as featsql's compiler does.
+    Needs the session time zone to be UTC (featsql's own connections set it). -#}
+{% macro _utc_naive(expr) %}{{ return(adapter.dispatch('_utc_naive', 'featsql')(expr)) }}{% endmacro %}
+
+{% macro default___utc_naive(expr) %}{{ return("cast(cast(" ~ expr ~ " as timestamptz) as timestamp)") }}{% endmacro %}
+
+{#- Snowflake: TIMESTAMP_TZ -> NTZ keeps the wall clock of the stored offset; convert to UTC first. -#}
+{% macro snowflake___utc_naive(expr) %}{{ return("cast(convert_timezone('UTC', cast(" ~ expr ~ " as timestamp_tz)) as timestamp_ntz)") }}{% endmacro %}
+
+{#- BigQuery: TIMESTAMP(datetime) reads a naive value as UTC; DATETIME(ts, 'UTC') drops the zone. -#}
+{% macro bigquery___utc_naive(expr) %}{{ return("datetime(timestamp(" ~ expr ~ "), 'UTC')") }}{% endmacro %}
+
+{% macro _minus_seconds(expr, seconds) %}{{ return(adapter.dispatch('_minus_seconds', 'featsql')(expr, seconds)) }}{% endmacro %}
+
+{% macro default___minus_seconds(expr, seconds) %}{{ return(expr ~ " - interval '" ~ seconds ~ " second'") }}{% endmacro %}
+
+{#- BigQuery and Snowflake spell intervals without a quoted unit. -#}
+{% macro bigquery___minus_seconds(expr, seconds) %}{{ return("datetime_sub(" ~ expr ~ ", interval " ~ seconds ~ " second)") }}{% endmacro %}
+{% macro snowflake___minus_seconds(expr, seconds) %}{{ return("dateadd(second, -" ~ seconds ~ ", " ~ expr ~ ")") }}{% endmacro %}

@@ -1,0 +1,135 @@
+{#- The per-view step of featsql.training_set: featsql_<i>_rows (one bounded scan) and featsql_<i>
+    (one row per distinct entity (keys, time) with the chosen values). -#}
+{% macro pit_view_join(i, r, filter_by_created_timestamp=false) %}
+  {%- if filter_by_created_timestamp -%}{{ return(featsql._pit_range_join(i, r)) }}{%- endif -%}
+  {{ return(adapter.dispatch('pit_view_join', 'featsql')(i, r)) }}
+{% endmacro %}
+
+{% macro _pit_rows(i, r, dedup) %}
+  {%- set q = adapter.quote -%}
+  {%- set fts = featsql._utc_naive('f.' ~ q(r.ts)) -%}
+  {%- set created = featsql._utc_naive('f.' ~ q(r.created)) if r.created else none -%}
+featsql_{{ i }}_rows as (
+  select
+    {%- for k in r['keys'] %} f.{{ q(k) }} as {{ q('__featsql_k' ~ loop.index0) }},{% endfor %}
+    {{ fts }} as {{ q('__featsql_fts') }},
+    {%- if created %} {{ created }} as {{ q('__featsql_created') }},{% endif %}
+    {%- for f in r.features %} f.{{ q(f) }} as {{ q(f) }}{{ ',' if not loop.last }}{% endfor %}
+  from {{ r.relation }} as f
+  where {{ fts }} <= (select {{ q('max') }} from featsql_bounds)
+    {%- if r.ttl_seconds %}
+    and {{ fts }} >= {{ featsql._minus_seconds('(select ' ~ q('min') ~ ' from featsql_bounds)', r.ttl_seconds) }}
+    {%- endif %}
+    {%- for k in r['keys'] %} and f.{{ q(k) }} is not null{% endfor %}
+  {%- if dedup %}
+  qualify row_number() over (
+    partition by {% for k in r['keys'] %}f.{{ q(k) }}, {% endfor %}{{ fts }}
+    order by {% if created %}{{ created }} desc nulls last, {% endif %}{% for f in r.features %}f.{{ q(f) }} desc nulls last{{ ', ' if not loop.last }}{% endfor %}
+  ) = 1
+  {%- endif %}
+)
+{%- endmacro %}
+
+{% macro _pit_guarded(r, alias, ts, fts) %}
+  {%- set q = adapter.quote -%}
+  {%- set out = [] -%}
+  {%- for f in r.features -%}
+    {%- if r.ttl_seconds -%}
+      {%- do out.append("case when " ~ fts ~ " >= " ~ featsql._minus_seconds(ts, r.ttl_seconds) ~ " then " ~ alias ~ "." ~ q(f) ~ " end as " ~ q(f)) -%}
+    {%- else -%}
+      {%- do out.append(alias ~ "." ~ q(f) ~ " as " ~ q(f)) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(out | join(', ')) }}
+{% endmacro %}
+
+{#- DuckDB: native ASOF LEFT JOIN; the ttl is applied after the join, never in WHERE. -#}
+{% macro duckdb__pit_view_join(i, r) %}
+  {%- set q = adapter.quote -%}
+{{ featsql._pit_rows(i, r, true) }},
+featsql_{{ i }} as (
+  select {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }}, {% endfor %}k.{{ q('__featsql_ts') }},
+    {{ featsql._pit_guarded(r, 'r', 'k.' ~ q('__featsql_ts'), 'r.' ~ q('__featsql_fts')) }}
+  from featsql_{{ i }}_keys as k
+  asof left join featsql_{{ i }}_rows as r
+    on {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }} = r.{{ q('__featsql_k' ~ loop.index0) }} and {% endfor %}k.{{ q('__featsql_ts') }} >= r.{{ q('__featsql_fts') }}
+)
+{%- endmacro %}
+
+{#- Snowflake: ASOF JOIN ... MATCH_CONDITION (outer by definition). -#}
+{% macro snowflake__pit_view_join(i, r) %}
+  {%- set q = adapter.quote -%}
+{{ featsql._pit_rows(i, r, true) }},
+featsql_{{ i }} as (
+  select {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }}, {% endfor %}k.{{ q('__featsql_ts') }},
+    {{ featsql._pit_guarded(r, 'r', 'k.' ~ q('__featsql_ts'), 'r.' ~ q('__featsql_fts')) }}
+  from featsql_{{ i }}_keys as k
+  asof join featsql_{{ i }}_rows as r
+    match_condition (k.{{ q('__featsql_ts') }} >= r.{{ q('__featsql_fts') }})
+    on {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }} = r.{{ q('__featsql_k' ~ loop.index0) }}{{ ' and ' if not loop.last }}{% endfor %}
+)
+{%- endmacro %}
+
+{#- Elsewhere (PostgreSQL, Redshift, BigQuery): a sort-based plan. grp counts feature rows up to
+    each row (features before entities at equal time, then by created and values), so an entity
+    row shares grp with exactly the last feature row at or before it; FIRST_VALUE reads it. -#}
+{% macro default__pit_view_join(i, r) %}
+  {%- set q = adapter.quote -%}
+  {%- set keys = [] -%}{%- for k in r['keys'] -%}{%- do keys.append(q('__featsql_k' ~ loop.index0)) -%}{%- endfor -%}
+  {%- set w = 'partition by ' ~ (keys | join(', ')) ~ ', ' ~ q('__featsql_grp') ~ ' order by ' ~ q('__featsql_is_entity') ~ ' rows between unbounded preceding and unbounded following' -%}
+{{ featsql._pit_rows(i, r, false) }},
+featsql_{{ i }}_union as (
+  select {{ keys | join(', ') }}, {{ q('__featsql_fts') }}, {{ (q('__featsql_created') if r.created else 'null') }} as {{ q('__featsql_created') }}, 0 as {{ q('__featsql_is_entity') }}
+    {%- for f in r.features %}, {{ q(f) }}{% endfor %}
+  from featsql_{{ i }}_rows
+  union all
+  select {{ keys | join(', ') }}, {{ q('__featsql_ts') }}, null, 1
+    {%- for f in r.features %}, null{% endfor %}
+  from featsql_{{ i }}_keys
+),
+featsql_{{ i }}_grp as (
+  select *, count(case when {{ q('__featsql_is_entity') }} = 0 then 1 end) over (
+    partition by {{ keys | join(', ') }}
+    order by {{ q('__featsql_fts') }} nulls first, {{ q('__featsql_is_entity') }} nulls first, {{ q('__featsql_created') }} nulls first
+      {%- for f in r.features %}, {{ q(f) }} nulls first{% endfor %}
+    rows between unbounded preceding and current row) as {{ q('__featsql_grp') }}
+  from featsql_{{ i }}_union
+),
+featsql_{{ i }}_carried as (
+  select {{ keys | join(', ') }}, {{ q('__featsql_fts') }} as {{ q('__featsql_ts') }}, {{ q('__featsql_is_entity') }},
+    first_value(case when {{ q('__featsql_is_entity') }} = 0 then {{ q('__featsql_fts') }} end) over ({{ w }}) as {{ q('__featsql_matched') }}
+    {%- for f in r.features %}, first_value({{ q(f) }}) over ({{ w }}) as {{ q(f) }}{% endfor %}
+  from featsql_{{ i }}_grp
+),
+featsql_{{ i }} as (
+  select {% for k in keys %}c.{{ k }}, {% endfor %}c.{{ q('__featsql_ts') }},
+    {{ featsql._pit_guarded(r, 'c', 'c.' ~ q('__featsql_ts'), 'c.' ~ q('__featsql_matched')) }}
+  from featsql_{{ i }}_carried as c
+  where c.{{ q('__featsql_is_entity') }} = 1
+)
+{%- endmacro %}
+
+{#- filter_by_created_timestamp: visibility depends on two columns, so each distinct (keys, time)
+    joins its key's rows inside [time - ttl, time] created by time, and keeps the best. -#}
+{% macro _pit_range_join(i, r) %}
+  {%- set q = adapter.quote -%}
+{{ featsql._pit_rows(i, r, false) }},
+featsql_{{ i }}_ranked as (
+  select {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }}, {% endfor %}k.{{ q('__featsql_ts') }},
+    {%- for f in r.features %} r.{{ q(f) }} as {{ q(f) }},{% endfor %}
+    row_number() over (
+      partition by {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }}, {% endfor %}k.{{ q('__featsql_ts') }}
+      order by r.{{ q('__featsql_fts') }} desc nulls last{% if r.created %}, r.{{ q('__featsql_created') }} desc nulls last{% endif %}
+        {%- for f in r.features %}, r.{{ q(f) }} desc nulls last{% endfor %}) as {{ q('__featsql_rn') }}
+  from featsql_{{ i }}_keys as k
+  left join featsql_{{ i }}_rows as r
+    on {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }} = r.{{ q('__featsql_k' ~ loop.index0) }} and {% endfor %}r.{{ q('__featsql_fts') }} <= k.{{ q('__featsql_ts') }}
+    {%- if r.created %} and r.{{ q('__featsql_created') }} <= k.{{ q('__featsql_ts') }}{% endif %}
+    {%- if r.ttl_seconds %} and r.{{ q('__featsql_fts') }} >= {{ featsql._minus_seconds('k.' ~ q('__featsql_ts'), r.ttl_seconds) }}{% endif %}
+),
+featsql_{{ i }} as (
+  select {% for k in r['keys'] %}{{ q('__featsql_k' ~ loop.index0) }}, {% endfor %}{{ q('__featsql_ts') }}
+    {%- for f in r.features %}, {{ q(f) }}{% endfor %}
+  from featsql_{{ i }}_ranked where {{ q('__featsql_rn') }} = 1
+)
+{%- endmacro %}
