@@ -1,13 +1,29 @@
-"""The online store interface: create/drop per view at apply/teardown, batch writes, batch reads."""
+"""The online store interface: create/drop per view at apply/teardown, batch writes, batch reads.
+
+Stores differ in a few capability constants (how many write batches may be in flight, how many
+rows one warehouse batch should hold) and in three methods (create/drop, write, read). Values
+cross this interface in the storage form of featsql.online.codec.
+"""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 from featsql.definitions import FeatureView
+from featsql.online.codec import Key, Rows
+
+# What a read returns per key: (event time in UTC micros, every feature of the view in storage
+# form, in view.features order), or None when the store has no value for the key.
+Record = tuple[int, list[Any]]
+Lookup = tuple[FeatureView, list[Key]]
 
 
 class OnlineStore(ABC):
+    # Writes of several batches at once (threads); 1 for stores that serialize writes anyway.
+    max_in_flight: ClassVar[int] = 1
+    # Rows per record batch pulled from the warehouse: bounds memory per batch in flight.
+    batch_rows: ClassVar[int] = 50_000
+
     def __init__(self, config: Any):
         self.config = config
         self.project: str = config.project
@@ -20,6 +36,20 @@ class OnlineStore(ABC):
     @abstractmethod
     def drop(self, views: list[FeatureView]) -> list[str]:
         """Remove what `views` use; return the names of what was removed."""
+
+    @abstractmethod
+    def write(self, view: FeatureView, rows: Rows) -> int:
+        """Upsert rows; a row lands only if its (event ts, created ts) is newer than the stored
+        one. Returns how many rows were sent (landed or not). Must be safe to call from threads."""
+
+    @abstractmethod
+    def read(self, lookups: list[Lookup]) -> list[list[Record | None]]:
+        """For each (view, keys): one Record or None per key, in one round trip if the store can."""
+
+    @property
+    def location(self) -> str:
+        """Where the store is, for messages."""
+        return self.store_config.type
 
     def close(self) -> None:
         pass

@@ -1,33 +1,54 @@
-"""SQLite: the embedded default online store. One wide table per view, one row per entity."""
+"""SQLite: the embedded default online store. One wide table per view, one row per entity.
+
+Writes are `executemany` upserts whose DO UPDATE has a WHERE implementing the newer-than rule;
+reads are one prepared SELECT per view with every key of the call in an IN list.
+"""
 from __future__ import annotations
 
 import sqlite3
+import threading
+from functools import lru_cache
 from typing import Any
 
 from sqlglot import exp
 
 from featsql.definitions import FeatureView
-from featsql.online.base import OnlineStore
-from featsql.sql import drop_table, ident, table
+from featsql.online.base import Lookup, OnlineStore, Record
+from featsql.online.codec import Rows
+from featsql.sql import col, drop_table, ident, table
 
 # Reserved columns beside the join keys and features: event and created time, epoch microseconds.
 EVENT_TS, CREATED_TS = "_featsql_event_ts", "_featsql_created_ts"
+# Storage form (featsql.online.codec) -> SQLite column type.
 _AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "float": "REAL", "string": "TEXT",
-             "timestamp": "INTEGER", "date": "TEXT", "decimal": "TEXT", "bytes": "BLOB", "other": "TEXT"}
+             "timestamp": "INTEGER", "date": "INTEGER", "decimal": "TEXT", "bytes": "BLOB",
+             "other": "TEXT"}
 
 
 class SqliteOnlineStore(OnlineStore):
+    # SQLite has one writer at a time: more batches in flight would only queue on its lock.
+    max_in_flight = 1
+    batch_rows = 50_000
+
     def __init__(self, config: Any):
         super().__init__(config)
         self.path = config.path(self.store_config.path)
         self._con: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def location(self) -> str:
+        return f"sqlite {self.path}"
 
     @property
     def con(self) -> sqlite3.Connection:
         if self._con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._con.execute("PRAGMA journal_mode=WAL")
+            con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                                  cached_statements=512)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            self._con = con
         return self._con
 
     def table_name(self, view: FeatureView) -> str:
@@ -36,9 +57,10 @@ class SqliteOnlineStore(OnlineStore):
     def _table(self, view: FeatureView) -> exp.Table:
         return table(self.table_name(view))
 
+    # -- apply / teardown ------------------------------------------------------------------------
     def create(self, views: list[FeatureView]) -> list[str]:
         created = []
-        existing = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        existing = self._tables()
         for view in views:
             name = self.table_name(view)
             if name in existing:
@@ -47,12 +69,17 @@ class SqliteOnlineStore(OnlineStore):
             created.append(name)
         for view in views:
             self._add_missing_columns(view)
+        _select_sql.cache_clear()
         return created
 
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
     def _create_sql(self, view: FeatureView) -> str:
-        cols = [exp.ColumnDef(this=ident(k), kind=exp.DataType.build("TEXT"),
+        key_types = list(view.join_key_types) or ["other"] * len(view.join_keys)
+        cols = [exp.ColumnDef(this=ident(k), kind=exp.DataType.build(_AFFINITY.get(t, "TEXT")),
                               constraints=[exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())])
-                for k in view.join_keys]
+                for k, t in zip(view.join_keys, key_types)]
         cols += [exp.ColumnDef(this=ident(c), kind=exp.DataType.build("BIGINT"))
                  for c in (EVENT_TS, CREATED_TS)]
         cols += [exp.ColumnDef(this=ident(f.name),
@@ -60,27 +87,106 @@ class SqliteOnlineStore(OnlineStore):
                  for f in view.features]
         pk = exp.PrimaryKey(expressions=[ident(k) for k in view.join_keys])
         schema = exp.Schema(this=self._table(view), expressions=[*cols, pk])
-        return exp.Create(this=schema, kind="TABLE", exists=True).sql(dialect="sqlite")
+        # WITHOUT ROWID: the primary key is the table's b-tree, so a lookup is one seek.
+        return exp.Create(this=schema, kind="TABLE", exists=True).sql(dialect="sqlite") + " WITHOUT ROWID"
 
     def _add_missing_columns(self, view: FeatureView) -> None:
         have = {r[1] for r in self.con.execute(f"PRAGMA table_info({self._table(view).sql('sqlite')})")}
         for f in view.features:
             if f.name not in have:
-                col = exp.ColumnDef(this=ident(f.name),
-                                    kind=exp.DataType.build(_AFFINITY[f.dtype], dialect="sqlite"))
-                alter = exp.Alter(this=self._table(view), kind="TABLE", actions=[col])
+                coldef = exp.ColumnDef(this=ident(f.name),
+                                       kind=exp.DataType.build(_AFFINITY[f.dtype], dialect="sqlite"))
+                alter = exp.Alter(this=self._table(view), kind="TABLE", actions=[coldef])
                 self.con.execute(alter.sql(dialect="sqlite"))
 
     def drop(self, views: list[FeatureView]) -> list[str]:
-        existing = {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        existing = self._tables()
         dropped = []
         for view in views:
             if self.table_name(view) in existing:
                 self.con.execute(drop_table(self._table(view)).sql("sqlite"))
                 dropped.append(self.table_name(view))
+        _select_sql.cache_clear()
         return dropped
+
+    # -- writes ----------------------------------------------------------------------------------
+    def write(self, view: FeatureView, rows: Rows) -> int:
+        sql = _upsert_sql(self._table(view), tuple(view.join_keys),
+                          tuple(f.name for f in view.features))
+        n_keys = len(view.join_keys)
+        if n_keys == 1:
+            params = zip((k[0] for k in rows.keys), rows.event_ts, rows.created_ts, *rows.columns)
+        else:
+            params = ((*k, e, c, *vals) for k, e, c, *vals in
+                      zip(rows.keys, rows.event_ts, rows.created_ts, *rows.columns))
+        with self._lock:
+            con = self.con
+            con.execute("BEGIN")
+            try:
+                con.executemany(sql, params)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        return len(rows)
+
+    # -- reads -----------------------------------------------------------------------------------
+    def read(self, lookups: list[Lookup]) -> list[list[Record | None]]:
+        out: list[list[Record | None]] = []
+        con = self.con
+        for view, keys in lookups:
+            n_keys = len(view.join_keys)
+            unique = list(dict.fromkeys(keys))
+            sql = _select_sql(self.table_name(view), tuple(view.join_keys),
+                              tuple(f.name for f in view.features), len(unique))
+            params = [v for k in unique for v in k] if n_keys > 1 else [k[0] for k in unique]
+            try:
+                fetched = con.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as e:
+                if "no such" in str(e):
+                    from featsql.errors import FeatsqlError
+
+                    raise FeatsqlError(f"{self.location}: {e}; run `featsql apply` first") from None
+                raise
+            found = {tuple(r[:n_keys]): (r[n_keys], list(r[n_keys + 1:])) for r in fetched}
+            out.append([found.get(k) for k in keys])
+        return out
 
     def close(self) -> None:
         if self._con is not None:
             self._con.close()
             self._con = None
+
+
+@lru_cache(maxsize=256)
+def _upsert_sql(target: exp.Table, keys: tuple[str, ...], features: tuple[str, ...]) -> str:
+    """INSERT .. ON CONFLICT DO UPDATE .. WHERE the new (event, created) is newer."""
+    names = [*keys, EVENT_TS, CREATED_TS, *features]
+    insert = exp.Insert(this=exp.Schema(this=target.copy(), expressions=[ident(n) for n in names]),
+                        expression=exp.Values(expressions=[exp.Tuple(expressions=[exp.Placeholder()] * len(names))]))
+    stored_e, stored_c = col(EVENT_TS, target.name), col(CREATED_TS, target.name)
+    new_e, new_c = col(EVENT_TS, "excluded"), col(CREATED_TS, "excluded")
+    newer = exp.or_(exp.GT(this=new_e, expression=stored_e),
+                    exp.and_(exp.EQ(this=new_e.copy(), expression=stored_e.copy()),
+                             exp.GT(this=new_c, expression=stored_c)))
+    sets = [exp.EQ(this=col(n), expression=col(n, "excluded")) for n in names[len(keys):]]
+    conflict = exp.OnConflict(conflict_keys=[ident(k) for k in keys], action=exp.var("DO UPDATE"),
+                              expressions=sets, where=exp.Where(this=newer))
+    insert.set("conflict", conflict)
+    return insert.sql(dialect="sqlite")
+
+
+@lru_cache(maxsize=1024)
+def _select_sql(name: str, keys: tuple[str, ...], features: tuple[str, ...], n: int) -> str:
+    """SELECT keys, event ts, features FROM t WHERE key IN (?, ...) — cached per shape."""
+    src = table(name)
+    cols = [col(k) for k in keys] + [col(EVENT_TS)] + [col(f) for f in features]
+    if len(keys) == 1:
+        cond: exp.Expression = (exp.EQ(this=col(keys[0]), expression=exp.Placeholder()) if n == 1
+                                else exp.In(this=col(keys[0]), expressions=[exp.Placeholder()] * n))
+    else:
+        rows = exp.Values(expressions=[exp.Tuple(expressions=[exp.Placeholder()] * len(keys))
+                                       for _ in range(n)])
+        cond = exp.In(this=exp.Tuple(expressions=[col(k) for k in keys]),
+                      query=exp.Subquery(this=rows))
+    return exp.select(*cols).from_(src).where(cond).sql(dialect="sqlite")

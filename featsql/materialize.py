@@ -1,0 +1,165 @@
+"""Materialization: latest values per entity, computed in the warehouse, into the online store.
+
+Per view: one query (featsql.compile.latest), streamed as Arrow record batches of the store's
+`batch_rows` (memory does not grow with the table), each batch converted once and written, up to
+the store's `max_in_flight` batches at a time. The view's watermark moves only after its last
+batch is written; any failure leaves it where it was, and re-running is safe because stores
+only accept values newer than what they hold.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Protocol
+
+from featsql.compile.latest import CREATED_TS, EVENT_TS, materialization_query
+from featsql.definitions import FeatureView
+from featsql.errors import FeatsqlError
+from featsql.online.codec import KeyCodec, rows_from_arrow
+
+if TYPE_CHECKING:
+    from featsql.store import FeatureStore
+
+
+@dataclass
+class ViewRun:
+    """What one view's materialization did."""
+
+    view: str
+    start: datetime | None
+    end: datetime
+    rows: int = 0
+    seconds: float = 0.0
+    skipped: bool = False
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        window = f"{_fmt(self.start) if self.start else 'the oldest row'} .. {_fmt(self.end)}"
+        if self.skipped:
+            return f"{self.view}: up to date (watermark {_fmt(self.start)} >= {_fmt(self.end)})"
+        return (f"{self.view}: {self.rows:,} rows in {self.seconds:.2f}s ({self.rate:,.0f} rows/s),"
+                f" {window}")
+
+
+class Progress(Protocol):
+    def started(self, run: ViewRun) -> None: ...
+    def advanced(self, run: ViewRun) -> None: ...
+    def finished(self, run: ViewRun) -> None: ...
+
+
+def to_utc(value: datetime | str) -> datetime:
+    """A window bound: ISO string or datetime; naive means UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise FeatsqlError(f"'{value}' is not a timestamp; expected ISO 8601 such as"
+                               " 2025-01-08T00:00:00") from None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+def online_views(store: FeatureStore, names: list[str] | None) -> list[FeatureView]:
+    if not names:
+        views = [v for v in store.list_feature_views() if v.online]
+        if not views:
+            raise FeatsqlError("no online feature views registered; run `featsql apply` first")
+        return views
+    views = [store.get_feature_view(n) for n in names]
+    for v in views:
+        if not v.online:
+            raise FeatsqlError(f"feature view '{v.name}' has online: false; it is not materialized")
+    return views
+
+
+def materialize(store: FeatureStore, start: datetime | str, end: datetime | str,
+                views: list[str] | None = None, progress: Progress | None = None) -> list[ViewRun]:
+    """Write the latest row per entity with start <= ts <= end of each view."""
+    start_utc, end_utc = to_utc(start), to_utc(end)
+    if start_utc > end_utc:
+        raise FeatsqlError(f"start {_fmt(start_utc)} is after end {_fmt(end_utc)}")
+    chosen = online_views(store, views)
+    return _run(store, [(v, start_utc) for v in chosen], end_utc, progress)
+
+
+def materialize_incremental(store: FeatureStore, end: datetime | str, views: list[str] | None = None,
+                            progress: Progress | None = None) -> list[ViewRun]:
+    """Continue each view from its watermark (first run: from its oldest row) up to `end`."""
+    end_utc = to_utc(end)
+    chosen = online_views(store, views)
+    marks = store.registry.load().watermarks
+    return _run(store, [(v, to_utc(marks[v.name]) if v.name in marks else None) for v in chosen],
+                end_utc, progress)
+
+
+def _run(store: FeatureStore, windows: list[tuple[FeatureView, datetime | None]], end: datetime,
+         progress: Progress | None) -> list[ViewRun]:
+    runs = []
+    online = store.online_store
+    with store.warehouse() as wh:
+        for view, start in windows:
+            run = ViewRun(view.name, start, end)
+            if start is not None and start > end:
+                run.skipped = True
+            else:
+                if progress:
+                    progress.started(run)
+                _write_view(wh, online, view, run, progress)
+                _advance_watermark(store, view.name, end)
+            if progress:
+                progress.finished(run)
+            runs.append(run)
+    return runs
+
+
+def _write_view(wh, online, view: FeatureView, run: ViewRun, progress: Progress | None) -> None:
+    sql = wh.sql(materialization_query(view, run.start, run.end, wh.dialect))
+    codec = KeyCodec.of(view)
+    began = time.perf_counter()
+    in_flight = max(1, online.max_in_flight)
+
+    def done(n: int) -> None:
+        run.rows += n
+        run.seconds = time.perf_counter() - began
+        if progress:
+            progress.advanced(run)
+
+    if in_flight == 1:
+        for batch in wh.stream(sql, online.batch_rows):
+            done(online.write(view, rows_from_arrow(batch, view, codec, EVENT_TS, CREATED_TS)))
+    else:
+        # Convert the next batch while earlier ones are on the wire; at most `in_flight` pending.
+        pending: deque[Future[int]] = deque()
+        with ThreadPoolExecutor(in_flight, thread_name_prefix="featsql-write") as pool:
+            try:
+                for batch in wh.stream(sql, online.batch_rows):
+                    rows = rows_from_arrow(batch, view, codec, EVENT_TS, CREATED_TS)
+                    pending.append(pool.submit(online.write, view, rows))
+                    while len(pending) >= in_flight:
+                        done(pending.popleft().result())
+                while pending:
+                    done(pending.popleft().result())
+            except BaseException:
+                for f in pending:
+                    f.cancel()
+                raise
+    run.seconds = time.perf_counter() - began
+
+
+def _advance_watermark(store: FeatureStore, view: str, end: datetime) -> None:
+    """Move the view's watermark forward to `end` (never back: an older window is a backfill)."""
+    registry = store.registry
+    current = registry.load().watermarks.get(view)
+    if current is None or to_utc(current) < end:
+        registry.set_watermark(view, end)
+
+
+def _fmt(ts: datetime | None) -> str:
+    return ts.isoformat() if ts else "-"

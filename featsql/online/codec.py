@@ -1,0 +1,247 @@
+"""Values between the warehouse, the online stores and callers, in one canonical form.
+
+Stores keep a *storage form* that every store can hold natively: int, float, bool, str, bytes,
+None, with timestamps as UTC epoch microseconds, dates as epoch days and decimals as strings.
+Arrow batches are converted column by column (vectorized); reads convert back to Python types
+using the feature's registered type, so every type round-trips as itself.
+
+Keys are made type-stable here: a join key value is normalized by the key's registered type, so
+1001 from the warehouse, 1001 from Python and "1001" from a command line are one key.
+"""
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Callable
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from featsql.definitions import Feature, FeatureView
+from featsql.errors import FeatsqlError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH_NAIVE = datetime(1970, 1, 1)
+EPOCH_DAY = date(1970, 1, 1)
+US = timedelta(microseconds=1)
+
+Key = tuple  # canonical join-key values, in the view's join-key order
+
+
+@dataclass
+class Rows:
+    """One batch ready for a store: canonical keys, UTC micros, feature columns in storage form."""
+
+    keys: list[Key]
+    event_ts: list[int]
+    created_ts: list[int]  # 0 when the view has no created timestamp (or it is NULL)
+    columns: list[list[Any]]  # one list per feature, in view.features order
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def values(self, i: int) -> list[Any]:
+        return [c[i] for c in self.columns]
+
+
+# -- Arrow -> storage form (write path) ----------------------------------------------------------
+def _micros(arr: pa.Array) -> pa.Array:
+    if pa.types.is_date(arr.type):
+        arr = arr.cast(pa.timestamp("us"))
+    if arr.type.tz is not None:
+        arr = arr.cast(pa.timestamp(arr.type.unit, tz="UTC"))
+    return arr.cast(pa.timestamp("us", tz=arr.type.tz)).cast(pa.int64())
+
+
+def _storage_array(arr: pa.Array, dtype: str) -> list[Any]:
+    t = arr.type
+    if pa.types.is_timestamp(t) or (dtype == "timestamp" and pa.types.is_date(t)):
+        return _micros(arr).to_pylist()
+    if pa.types.is_date(t):
+        return arr.cast(pa.date32()).cast(pa.int32()).to_pylist()
+    if pa.types.is_decimal(t) or dtype == "decimal":
+        return arr.cast(pa.string()).to_pylist()
+    if pa.types.is_dictionary(t):
+        return arr.dictionary_decode().to_pylist()
+    if dtype in ("int", "float", "bool", "string", "bytes"):
+        return arr.to_pylist()
+    if pa.types.is_time(t) or pa.types.is_interval(t) or pa.types.is_nested(t):
+        return [None if v is None else str(v) for v in arr.to_pylist()]
+    return arr.to_pylist()
+
+
+def rows_from_arrow(batch: pa.RecordBatch, view: FeatureView, key_codec: "KeyCodec",
+                    event_col: str, created_col: str) -> Rows:
+    """A record batch of the latest-values query -> Rows for a store."""
+    keys_cols = [batch.column(batch.schema.get_field_index(k)).to_pylist() for k in view.join_keys]
+    if len(keys_cols) == 1:
+        norm = key_codec.normalizers[0]
+        keys = [(norm(v),) for v in keys_cols[0]]
+    else:
+        keys = [key_codec.normalize(vals) for vals in zip(*keys_cols)]
+    event = _micros(batch.column(batch.schema.get_field_index(event_col))).to_pylist()
+    created_arr = batch.column(batch.schema.get_field_index(created_col))
+    if pa.types.is_null(created_arr.type) or created_arr.null_count == len(created_arr):
+        created = [0] * len(event)
+    else:
+        created = pc.fill_null(_micros(created_arr), 0).to_pylist()
+    columns = [_storage_array(batch.column(batch.schema.get_field_index(f.name)), f.dtype)
+               for f in view.features]
+    return Rows(keys=keys, event_ts=event, created_ts=created, columns=columns)
+
+
+# -- storage form -> Python (read path) ----------------------------------------------------------
+def _is_aware(feature: Feature) -> bool:
+    t = feature.warehouse_type.upper()
+    return "TZ" in t.replace(" ", "") or "WITH TIME ZONE" in t
+
+
+def decoder(feature: Feature) -> Callable[[Any], Any] | None:
+    """A function from storage form to the feature's Python type; None when it is the identity."""
+    if feature.dtype == "timestamp":
+        base = EPOCH if _is_aware(feature) else EPOCH_NAIVE
+        return lambda v: None if v is None else base + timedelta(microseconds=v)
+    if feature.dtype == "date":
+        return lambda v: None if v is None else EPOCH_DAY + timedelta(days=v)
+    if feature.dtype == "decimal":
+        return lambda v: None if v is None else Decimal(v)
+    if feature.dtype == "bool":
+        return lambda v: None if v is None else bool(v)
+    return None
+
+
+def event_time(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def fingerprint(view: FeatureView) -> int:
+    """32-bit id of a view's feature layout: a stored value with another layout is stale."""
+    text = "\x1f".join(f"{f.name}:{f.dtype}" for f in view.features)
+    return zlib.crc32(text.encode())
+
+
+# -- keys ----------------------------------------------------------------------------------------
+def _int_key(v: Any) -> int:
+    if type(v) is int:
+        return v
+    if isinstance(v, bool):
+        raise TypeError
+    if isinstance(v, str):
+        return int(v.strip())
+    if isinstance(v, float):
+        if v.is_integer():
+            return int(v)
+        raise TypeError
+    if hasattr(v, "__index__"):  # numpy integers
+        return int(v)
+    raise TypeError
+
+
+def _str_key(v: Any) -> str:
+    if type(v) is str:
+        return v
+    if isinstance(v, (bool, float)) or v is None:
+        raise TypeError
+    if isinstance(v, (int, Decimal)) or hasattr(v, "__index__"):
+        return str(v)
+    raise TypeError
+
+
+def _bool_key(v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.lower() in ("true", "false", "1", "0"):
+        return v.lower() in ("true", "1")
+    if isinstance(v, int) and v in (0, 1):
+        return bool(v)
+    raise TypeError
+
+
+def _date_key(v: Any) -> int:
+    if isinstance(v, datetime):
+        raise TypeError
+    if isinstance(v, date):
+        return (v - EPOCH_DAY).days
+    if isinstance(v, str):
+        return (date.fromisoformat(v.strip()) - EPOCH_DAY).days
+    raise TypeError
+
+
+def _ts_key(v: Any) -> int:
+    if isinstance(v, str):
+        v = datetime.fromisoformat(v.strip())
+    if isinstance(v, datetime):
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=timezone.utc)
+        return (v - EPOCH) // US
+    if isinstance(v, int) and not isinstance(v, bool):
+        return v
+    raise TypeError
+
+
+def _decimal_key(v: Any) -> str:
+    if isinstance(v, (bool, float)):
+        raise TypeError
+    return str(Decimal(str(v)).normalize())
+
+
+_KEY_NORMALIZERS: dict[str, Callable[[Any], Any]] = {
+    "int": _int_key, "string": _str_key, "bool": _bool_key, "date": _date_key,
+    "timestamp": _ts_key, "decimal": _decimal_key,
+}
+_KEY_TYPE_NAMES = {"int": "an integer", "string": "a string", "bool": "true or false",
+                   "date": "a date (YYYY-MM-DD)", "timestamp": "a timestamp", "decimal": "a number"}
+
+
+def _any_key(v: Any) -> Any:
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v)
+    return str(v)
+
+
+class KeyCodec:
+    """Normalizes a view's join-key values by their registered types and encodes them."""
+
+    def __init__(self, names: list[str], types: list[str]):
+        self.names = names
+        self.types = types
+        self.normalizers = [_KEY_NORMALIZERS.get(t, _any_key) for t in types]
+
+    @classmethod
+    def of(cls, view: FeatureView) -> KeyCodec:
+        types = list(view.join_key_types) or ["other"] * len(view.join_keys)
+        return cls(view.join_keys, types)
+
+    def normalize(self, values: tuple | list) -> Key:
+        return tuple(n(v) for n, v in zip(self.normalizers, values))
+
+    def normalizer(self, i: int, column: str) -> Callable[[Any], Any]:
+        """Normalizer for the i-th key, raising a clear error that names `column`."""
+        norm, dtype = self.normalizers[i], self.types[i]
+
+        def check(v: Any) -> Any:
+            try:
+                return norm(v)
+            except (TypeError, ValueError):
+                if v is None:
+                    raise FeatsqlError(f"join key '{column}' is missing a value (got None)") from None
+                raise FeatsqlError(f"join key '{column}': {v!r} is not {_KEY_TYPE_NAMES.get(dtype, dtype)}"
+                                   f" (the key's type is {dtype})") from None
+        return check
+
+
+def encode_key(names: list[str], key: Key) -> str:
+    """An unambiguous text form of an entity key: `driver_id=1001` or `a=1,b="x"`.
+
+    Names are sorted so the same entity in two views (same join keys) maps to the same key;
+    strings are JSON-quoted, so separators inside values cannot make two keys collide.
+    """
+    if len(names) == 1:
+        v = key[0]
+        return f"{names[0]}={v if type(v) is int else json.dumps(v if type(v) is not bytes else v.hex())}"
+    pairs = sorted(zip(names, key))
+    return ",".join(f"{n}={v if type(v) is int else json.dumps(v if type(v) is not bytes else v.hex())}"
+                    for n, v in pairs)

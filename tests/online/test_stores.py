@@ -1,0 +1,236 @@
+"""Materialize -> get_online_features against SQLite, a real Redis and moto's DynamoDB server."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+
+from featsql.errors import FeatsqlError
+from featsql.serving import NOT_FOUND, OUTSIDE_MAX_AGE, PRESENT
+from tests.online.data import BASE, driver_stats, latest
+from tests.online.stores import ViewSpec, load_table, register
+
+FEATURES = ["stats:conv_rate", "stats:trips", "stats:active", "stats:note"]
+END = BASE + timedelta(days=10)
+MID = BASE + timedelta(days=5)
+
+
+def _setup(make_store, data=None, ttl=None):
+    store = make_store()
+    data = data if data is not None else driver_stats()
+    load_table(store, "driver_stats", data)
+    register(store, [ViewSpec("stats", "driver_stats", ["driver_id"], ttl_seconds=ttl)])
+    return store, data
+
+
+def _online(store, ids, features=FEATURES):
+    return store.get_online_features(features, [{"driver_id": i} for i in ids])
+
+
+def _check(resp, ids, expected):
+    d = resp.to_dict()
+    assert d["driver_id"] == ids
+    for j, i in enumerate(ids):
+        row = expected.get((i,))
+        for f in ("conv_rate", "trips", "active", "note"):
+            if row is None:
+                assert d[f][j] is None and resp.statuses[f][j] == NOT_FOUND, (i, f)
+            else:
+                assert d[f][j] == row[f], (i, f, d[f][j], row[f])
+                assert resp.statuses[f][j] == PRESENT
+                assert resp.event_timestamps[f][j] == row["event_timestamp"].replace(tzinfo=timezone.utc)
+
+
+def _snapshot(store, ids):
+    r = _online(store, ids)
+    return r.to_dict(), r.statuses, r.event_timestamps
+
+
+IDS = list(range(1001, 1041)) + [99]
+
+
+def test_materialize_equals_latest_rows(make_store):
+    store, data = _setup(make_store)
+    runs = store.materialize(BASE + timedelta(days=2), MID)
+    expected = latest(data, ["driver_id"], BASE + timedelta(days=2), MID)
+    assert runs[0].rows == len(expected)
+    _check(_online(store, IDS), IDS, expected)
+    assert store.registry.load().watermarks["stats"] == MID.replace(tzinfo=timezone.utc)
+
+
+def test_incremental_after_window_covers_whole_range(make_store):
+    store, data = _setup(make_store)
+    store.materialize(BASE, MID)
+    runs = store.materialize_incremental(END)
+    assert runs[0].start == MID.replace(tzinfo=timezone.utc)
+    _check(_online(store, IDS), IDS, latest(data, ["driver_id"], None, END))
+    assert store.registry.load().watermarks["stats"] == END.replace(tzinfo=timezone.utc)
+
+
+def test_first_incremental_starts_at_oldest_row_and_rerun_is_idempotent(make_store):
+    store, data = _setup(make_store)
+    store.materialize_incremental(END)
+    before = _snapshot(store, IDS)
+    store.materialize(BASE, END)
+    store.materialize_incremental(END)
+    assert _snapshot(store, IDS) == before
+    _check(_online(store, IDS), IDS, latest(data, ["driver_id"], None, END))
+
+
+def test_older_window_after_newer_changes_nothing(make_store):
+    store, data = _setup(make_store)
+    store.materialize(MID, END)
+    before = _snapshot(store, IDS)
+    store.materialize(BASE, MID - timedelta(hours=1))
+    after = _snapshot(store, IDS)
+    # Entities with no row in the newer window get the older window's value; others don't move.
+    newer = latest(data, ["driver_id"], MID, END)
+    for j, i in enumerate(IDS):
+        if (i,) in newer:
+            assert {k: v[j] for k, v in after[0].items()} == {k: v[j] for k, v in before[0].items()}
+    # The watermark never moves back.
+    assert store.registry.load().watermarks["stats"] == END.replace(tzinfo=timezone.utc)
+
+
+def test_failed_batch_leaves_watermark_and_rerun_completes(make_store, monkeypatch):
+    store, data = _setup(make_store)
+    online = store.online_store
+    monkeypatch.setattr(online, "batch_rows", 7)
+    real_write, calls = online.write, []
+
+    def flaky(view, rows):
+        calls.append(len(rows))
+        if len(calls) == 3:
+            raise ConnectionError("injected: store went away")
+        return real_write(view, rows)
+
+    monkeypatch.setattr(online, "write", flaky)
+    with pytest.raises(ConnectionError):
+        store.materialize_incremental(END)
+    assert "stats" not in store.registry.load().watermarks
+    monkeypatch.setattr(online, "write", real_write)
+    runs = store.materialize_incremental(END)
+    assert runs[0].start is None  # still from the oldest row: the failed run recorded nothing
+    _check(_online(store, IDS), IDS, latest(data, ["driver_id"], None, END))
+    assert store.registry.load().watermarks["stats"] == END.replace(tzinfo=timezone.utc)
+
+
+def test_statuses_outside_max_age_and_not_found(make_store):
+    now = datetime.now(timezone.utc).replace(tzinfo=None, microsecond=0)
+    rows = [{"driver_id": 1, "event_timestamp": now - timedelta(minutes=10), "created": now, "v": 1.5},
+            {"driver_id": 2, "event_timestamp": now - timedelta(hours=2), "created": now, "v": 2.5}]
+    data = pa.Table.from_pylist(rows, schema=pa.schema([
+        ("driver_id", pa.int64()), ("event_timestamp", pa.timestamp("us")),
+        ("created", pa.timestamp("us")), ("v", pa.float64())]))
+    store = make_store()
+    load_table(store, "recent", data)
+    register(store, [ViewSpec("recent", "recent", ["driver_id"], ttl_seconds=3600)])
+    store.materialize_incremental(now + timedelta(minutes=1))
+    resp = store.get_online_features(["recent:v"], [{"driver_id": 1}, {"driver_id": 2}, {"driver_id": 3}])
+    assert resp.to_dict() == {"driver_id": [1, 2, 3], "v": [1.5, None, None]}
+    assert resp.statuses["v"] == [PRESENT, OUTSIDE_MAX_AGE, NOT_FOUND]
+    stamps = resp.event_timestamps["v"]
+    assert stamps[1] == (now - timedelta(hours=2)).replace(tzinfo=timezone.utc) and stamps[2] is None
+    df = resp.to_df()
+    assert list(df.columns) == ["driver_id", "v"] and len(df) == 3
+
+
+def test_composite_keys_do_not_collide(make_store):
+    # ("a_1", 2) and ("a", 12) would collide if keys were concatenated; so would "x,zone=1".
+    keys = [("a_1", 2), ("a", 12), ("a_", 12), ("x,zone=1", 5), ("x", 15)]
+    rows = [{"city": c, "zone": z, "event_timestamp": BASE + timedelta(hours=i), "v": float(i)}
+            for i, (c, z) in enumerate(keys)]
+    data = pa.Table.from_pylist(rows, schema=pa.schema([
+        ("city", pa.string()), ("zone", pa.int64()), ("event_timestamp", pa.timestamp("us")),
+        ("v", pa.float64())]))
+    store = make_store()
+    load_table(store, "zones", data)
+    register(store, [ViewSpec("zones", "zones", ["city", "zone"], created=None)])
+    store.materialize(BASE, END)
+    entity_rows = [{"city": c, "zone": str(z)} for c, z in keys] + [{"city": "a", "zone": 1}]
+    resp = store.get_online_features(["zones:v"], entity_rows)
+    assert resp.to_dict()["v"] == [0.0, 1.0, 2.0, 3.0, 4.0, None]
+
+
+ALL_TYPES_DDL = """CREATE TABLE "typed" (
+    id BIGINT, event_timestamp TIMESTAMP, f_int INTEGER, f_big BIGINT, f_float DOUBLE,
+    f_bool BOOLEAN, f_str VARCHAR, f_ts TIMESTAMP, f_tstz TIMESTAMPTZ, f_date DATE,
+    f_dec DECIMAL(12, 3), f_bytes BLOB)"""
+
+
+def test_all_types_and_nulls_round_trip(make_store):
+    full = {"id": 1, "event_timestamp": BASE, "f_int": -7, "f_big": 2**53 + 1, "f_float": 0.1,
+            "f_bool": False, "f_str": "héllo, \"world\"", "f_ts": datetime(2024, 2, 29, 12, 30, 0, 123456),
+            "f_tstz": datetime(2024, 2, 29, 23, 59, 59, 5, tzinfo=timezone.utc),
+            "f_date": date(1999, 12, 31), "f_dec": Decimal("-12345.678"), "f_bytes": b"\x00\xffab"}
+    nulls = {k: (v if k in ("id", "event_timestamp") else None) for k, v in full.items()} | {"id": 2}
+    data = pa.Table.from_pylist([full, nulls], schema=pa.schema([
+        ("id", pa.int64()), ("event_timestamp", pa.timestamp("us")), ("f_int", pa.int32()),
+        ("f_big", pa.int64()), ("f_float", pa.float64()), ("f_bool", pa.bool_()),
+        ("f_str", pa.string()), ("f_ts", pa.timestamp("us")), ("f_tstz", pa.timestamp("us", tz="UTC")),
+        ("f_date", pa.date32()), ("f_dec", pa.decimal128(12, 3)), ("f_bytes", pa.binary())]))
+    store = make_store()
+    load_table(store, "typed", data, ddl=ALL_TYPES_DDL)
+    views = register(store, [ViewSpec("typed", "typed", ["id"], created=None)])
+    dtypes = {f.name: f.dtype for f in views["typed"].features}
+    assert dtypes == {"f_int": "int", "f_big": "int", "f_float": "float", "f_bool": "bool",
+                      "f_str": "string", "f_ts": "timestamp", "f_tstz": "timestamp", "f_date": "date",
+                      "f_dec": "decimal", "f_bytes": "bytes"}
+    store.materialize(BASE, END)
+    resp = store.get_online_features(["typed:*"], [{"id": 1}, {"id": 2}])
+    got = resp.to_dict()
+    for name, want in full.items():
+        if name in ("id", "event_timestamp"):
+            continue
+        assert got[name][0] == want and type(got[name][0]) is type(want), (name, got[name][0])
+        assert got[name][1] is None and resp.statuses[name][1] == PRESENT, name
+    assert got["f_tstz"][0].tzinfo is not None and got["f_ts"][0].tzinfo is None
+
+
+def test_key_types_are_stable_and_bad_requests_are_clear(make_store):
+    store, _ = _setup(make_store)
+    store.materialize(BASE, END)
+    a = store.get_online_features(["stats:trips"], [{"driver_id": 1001}]).to_dict()
+    b = store.get_online_features(["stats:trips"], [{"driver_id": "1001"}]).to_dict()
+    assert a["trips"] == b["trips"]
+    with pytest.raises(FeatsqlError, match="join key 'driver_id': 'abc' is not an integer"):
+        store.get_online_features(["stats:trips"], [{"driver_id": "abc"}])
+    with pytest.raises(FeatsqlError, match="is not an integer"):
+        store.get_online_features(["stats:trips"], [{"driver_id": 1001.5}])
+    with pytest.raises(FeatsqlError, match="entity row 1: missing join key 'driver_id'"):
+        store.get_online_features(["stats:trips"], [{"driver_id": 1}, {}])
+    with pytest.raises(FeatsqlError, match="unknown join key 'drivr_id' \\(did you mean 'driver_id'"):
+        store.get_online_features(["stats:trips"], [{"drivr_id": 1}])
+    with pytest.raises(FeatsqlError, match="unknown join key 'extra'"):
+        store.get_online_features(["stats:trips"], [{"driver_id": 1, "extra": 2}])
+    with pytest.raises(FeatsqlError, match="unknown feature 'stats:trip' \\(did you mean 'trips'"):
+        store.get_online_features(["stats:trip"], [{"driver_id": 1}])
+    with pytest.raises(FeatsqlError, match="unknown feature view 'stat' \\(did you mean 'stats'"):
+        store.get_online_features(["stat:trips"], [{"driver_id": 1}])
+
+
+def test_full_feature_names_and_plan_cache(make_store, monkeypatch):
+    store, data = _setup(make_store)
+    store.materialize(BASE, END)
+    resp = store.get_online_features(["stats:trips"], [{"driver_id": 1001}], full_feature_names=True)
+    assert list(resp.to_dict()) == ["driver_id", "stats__trips"]
+    import featsql.serving as serving
+
+    def no_resolve(*a, **k):
+        raise AssertionError("feature references resolved again")
+
+    monkeypatch.setattr(serving, "resolve", no_resolve)
+    again = store.get_online_features(["stats:trips"], [{"driver_id": 1001}], full_feature_names=True)
+    assert again.to_dict() == resp.to_dict()
+
+
+def test_teardown_removes_online_data(make_store):
+    store, _ = _setup(make_store)
+    store.materialize(BASE, END)
+    views = store.list_feature_views()
+    assert store.online_store.drop(views)
+    store.online_store.create(views)  # recreated empty
+    resp = _online(store, [1001])
+    assert resp.statuses["trips"] == [NOT_FOUND]
