@@ -29,6 +29,7 @@ from featsql.sql import col, ident, table
 P = "__featsql_"  # prefix of internal columns
 TS, FTS, CREATED, IS_ENTITY, GRP, ROW = (f"{P}ts", f"{P}fts", f"{P}created", f"{P}is_entity",
                                           f"{P}grp", f"{P}row")
+ORDER = f"{P}order"
 ENTITY = "featsql_entity"
 BOUNDS = "featsql_bounds"
 _NAIVE = {exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.DATETIME,
@@ -104,7 +105,25 @@ class PointInTimeQuery:
         cols = [col(c, "e").as_(f"{P}k{j}", quoted=True) for j, c in enumerate(r.entity_columns)]
         q = (exp.select(*cols, self._entity_ts("e").as_(TS, quoted=True)).distinct()
              .from_(exp.alias_(table(ENTITY), "e", table=True, quoted=True)))
+        if self.caps.asof and self.caps.asof_struct and not self.filter_by_created_timestamp:
+            # Above every feature row at the same time: created +infinity, hash maximal.
+            top = self._order_struct(col(TS), self.caps.timestamp_literal("infinity") if
+                                     r.view.created_timestamp_field else None, r, top=True)
+            q = exp.select("*", top.as_(ORDER, quoted=True)).from_(q.subquery(ident("d")))
         self._cte(f"featsql_{i}_keys", q)
+
+    def _order_struct(self, ts: exp.Expression, created: exp.Expression | None, r: ViewRequest,
+                      top: bool = False) -> exp.Struct:
+        """(time, created, content hash): the ASOF key that picks the latest time, then the latest
+        created, then a content-determined row among exact duplicates — no window needed."""
+        fields: list[tuple[str, exp.Expression]] = [("t", ts.copy())]
+        if created is not None:
+            lowest = self.caps.timestamp_literal("-infinity")
+            fields.append(("c", created.copy() if top else exp.Coalesce(this=created.copy(), expressions=[lowest])))
+        content = (exp.cast(exp.Literal.number("18446744073709551615"), "UBIGINT", dialect="duckdb") if top else
+                   exp.Anonymous(this="HASH", expressions=[col(f, "f") for f in r.features] or [exp.Null()]))
+        fields.append(("h", content))
+        return exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(n), expression=e) for n, e in fields])
 
     def _rows(self, i: int, r: ViewRequest, dedup: bool) -> None:
         v = r.view
@@ -119,6 +138,8 @@ class PointInTimeQuery:
         if created is not None:
             sel.append(created.copy().as_(CREATED, quoted=True))
         sel += [col(f, "f").as_(f, quoted=True) for f in r.features]
+        if self.caps.asof and self.caps.asof_struct and not self.filter_by_created_timestamp:
+            sel.append(self._order_struct(fts, created, r).as_(ORDER, quoted=True))
         upper = exp.LTE(this=fts.copy(), expression=self._bound("max"))
         conds: list[exp.Expression] = [upper]
         if v.ttl_seconds:
@@ -171,7 +192,7 @@ class PointInTimeQuery:
             self._rows(i, r, dedup=False)
             return self._range_join(i, r)
         if self.caps.asof:
-            self._rows(i, r, dedup=True)
+            self._rows(i, r, dedup=not self.caps.asof_struct)
             return self._asof(i, r)
         self._rows(i, r, dedup=False)
         return self._window(i, r)
@@ -185,7 +206,8 @@ class PointInTimeQuery:
 
     def _asof(self, i: int, r: ViewRequest) -> None:
         keys, rows = table(f"featsql_{i}_keys"), table(f"featsql_{i}_rows")
-        match = exp.GTE(this=col(TS, "k"), expression=col(FTS, "r"))
+        order = ORDER if self.caps.asof_struct else None
+        match = exp.GTE(this=col(order or TS, "k"), expression=col(order or FTS, "r"))
         joined = exp.alias_(rows, "r", table=True, quoted=True)
         if self.caps.asof == "snowflake":
             join = exp.Join(this=joined, method="ASOF", match_condition=match,

@@ -43,16 +43,28 @@ featsql_{{ i }}_rows as (
   {{ return(out | join(', ')) }}
 {% endmacro %}
 
-{#- DuckDB: native ASOF LEFT JOIN; the ttl is applied after the join, never in WHERE. -#}
+{#- DuckDB: native ASOF LEFT JOIN whose inequality compares STRUCTs (time, created, content
+    hash): the latest time, then the latest created, then a content-determined row among exact
+    duplicates, with no window over the scan. The ttl is applied after the join, never in WHERE. -#}
 {% macro duckdb__pit_view_join(i, r) %}
   {%- set q = adapter.quote -%}
-{{ featsql._pit_rows(i, r, true) }},
+  {%- set fts = featsql._utc_naive('f.' ~ q(r.ts)) -%}
+  {%- set created = featsql._utc_naive('f.' ~ q(r.created)) if r.created else none -%}
+  {%- set hashed = [] -%}{%- for f in r.features -%}{%- do hashed.append('f.' ~ q(f)) -%}{%- endfor -%}
+{{ featsql._pit_rows(i, r, false) }},
+featsql_{{ i }}_order as (
+  select *, {'t': {{ q('__featsql_ts') }}{% if created %}, 'c': cast('infinity' as timestamp){% endif %}, 'h': cast(18446744073709551615 as ubigint)} as {{ q('__featsql_order') }}
+  from featsql_{{ i }}_keys
+),
 featsql_{{ i }} as (
   select {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }}, {% endfor %}k.{{ q('__featsql_ts') }},
     {{ featsql._pit_guarded(r, 'r', 'k.' ~ q('__featsql_ts'), 'r.' ~ q('__featsql_fts')) }}
-  from featsql_{{ i }}_keys as k
-  asof left join featsql_{{ i }}_rows as r
-    on {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }} = r.{{ q('__featsql_k' ~ loop.index0) }} and {% endfor %}k.{{ q('__featsql_ts') }} >= r.{{ q('__featsql_fts') }}
+  from featsql_{{ i }}_order as k
+  asof left join (
+    select *, {'t': {{ q('__featsql_fts') }}{% if created %}, 'c': coalesce({{ q('__featsql_created') }}, cast('-infinity' as timestamp)){% endif %}, 'h': hash({% for f in r.features %}{{ q(f) }}{{ ', ' if not loop.last }}{% endfor %})} as {{ q('__featsql_order') }}
+    from featsql_{{ i }}_rows
+  ) as r
+    on {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }} = r.{{ q('__featsql_k' ~ loop.index0) }} and {% endfor %}k.{{ q('__featsql_order') }} >= r.{{ q('__featsql_order') }}
 )
 {%- endmacro %}
 
