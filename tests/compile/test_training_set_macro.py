@@ -69,3 +69,38 @@ def test_macro_matches_python_on_duckdb(repo: Path) -> None:
             return con.sql(f'select * from main."{name}"').df()
 
     _compare(store, read_model)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_macro_matches_python_on_postgres(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+
+    from tests.support import clean_env, exe, require_service, run
+
+    psycopg = pytest.importorskip("psycopg")
+    dsn = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+    require_service("postgres", lambda: psycopg.connect(dsn, connect_timeout=3).close() or True)
+    schema = f"featsql_macro_{uuid.uuid4().hex[:8]}"
+    env = {"FEATSQL_TARGET": "pg", "FEATSQL_PG_SCHEMA": schema}
+    _install_macro_models(repo)
+    try:
+        for args in (["deps"], ["seed"], ["run"]):
+            result = run([exe("dbt"), *args, "--target", "pg"], cwd=repo, env=clean_env(**env))
+            assert result.returncode == 0, result.stdout + result.stderr
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        store = FeatureStore(repo_path=repo)
+        store.apply()
+        assert store.dialect() == "postgres"
+
+        def read_model(name: str) -> pd.DataFrame:
+            with psycopg.connect(dsn) as con:
+                cur = con.execute(f'select * from "{schema}"."{name}"')
+                cols = [d.name for d in cur.description]
+                return pd.DataFrame(cur.fetchall(), columns=cols)
+
+        _compare(store, read_model)
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as con:
+            con.execute(f'drop schema if exists "{schema}" cascade')
