@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
 
-from featsql.compile.latest import CREATED_TS, EVENT_TS, materialization_query
+from featsql.compile.latest import materialization_query
 from featsql.definitions import FeatureView
 from featsql.errors import FeatsqlError
 from featsql.online.codec import KeyCodec, rows_from_arrow
@@ -133,14 +133,14 @@ def _write_view(wh, online, view: FeatureView, run: ViewRun, progress: Progress 
 
     if in_flight == 1:
         for batch in wh.stream(sql, online.batch_rows):
-            done(online.write(view, rows_from_arrow(batch, view, codec, EVENT_TS, CREATED_TS)))
+            done(online.write(view, rows_from_arrow(batch, view, codec)))
     else:
         # Convert the next batch while earlier ones are on the wire; at most `in_flight` pending.
         pending: deque[Future[int]] = deque()
         with ThreadPoolExecutor(in_flight, thread_name_prefix="featsql-write") as pool:
             try:
                 for batch in wh.stream(sql, online.batch_rows):
-                    rows = rows_from_arrow(batch, view, codec, EVENT_TS, CREATED_TS)
+                    rows = rows_from_arrow(batch, view, codec)
                     pending.append(pool.submit(online.write, view, rows))
                     while len(pending) >= in_flight:
                         done(pending.popleft().result())

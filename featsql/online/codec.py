@@ -73,23 +73,27 @@ def _storage_array(arr: pa.Array, dtype: str) -> list[Any]:
     return arr.to_pylist()
 
 
-def rows_from_arrow(batch: pa.RecordBatch, view: FeatureView, key_codec: "KeyCodec",
-                    event_col: str, created_col: str) -> Rows:
-    """A record batch of the latest-values query -> Rows for a store."""
-    keys_cols = [batch.column(batch.schema.get_field_index(k)).to_pylist() for k in view.join_keys]
-    if len(keys_cols) == 1:
+def rows_from_arrow(batch: pa.RecordBatch, view: FeatureView, key_codec: KeyCodec) -> Rows:
+    """A record batch of the latest-values query -> Rows for a store.
+
+    Columns are taken by position (keys, event ts, created ts, features: the order of
+    featsql.compile.latest.output_columns), so a driver that changes name case cannot matter.
+    """
+    n_keys = len(view.join_keys)
+    keys_cols = [batch.column(i).to_pylist() for i in range(n_keys)]
+    if n_keys == 1:
         norm = key_codec.normalizers[0]
         keys = [(norm(v),) for v in keys_cols[0]]
     else:
         keys = [key_codec.normalize(vals) for vals in zip(*keys_cols)]
-    event = _micros(batch.column(batch.schema.get_field_index(event_col))).to_pylist()
-    created_arr = batch.column(batch.schema.get_field_index(created_col))
+    event = _micros(batch.column(n_keys)).to_pylist()
+    created_arr = batch.column(n_keys + 1)
     if pa.types.is_null(created_arr.type) or created_arr.null_count == len(created_arr):
         created = [0] * len(event)
     else:
         created = pc.fill_null(_micros(created_arr), 0).to_pylist()
-    columns = [_storage_array(batch.column(batch.schema.get_field_index(f.name)), f.dtype)
-               for f in view.features]
+    columns = [_storage_array(batch.column(n_keys + 2 + i), f.dtype)
+               for i, f in enumerate(view.features)]
     return Rows(keys=keys, event_ts=event, created_ts=created, columns=columns)
 
 
