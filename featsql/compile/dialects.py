@@ -24,6 +24,9 @@ class Capabilities:
     asof_struct: ClassVar[bool] = False
     qualify: ClassVar[bool] = False
     distinct_on: ClassVar[bool] = False
+    # ARG_MAX(struct of the row, (ts, created)) GROUP BY keys: latest values by hash aggregate,
+    # memory bounded by the number of entities instead of a window sort over every row.
+    latest_arg_max: ClassVar[bool] = False
     # CTEs may be inlined (run once per reference) unless marked MATERIALIZED.
     materialized_cte: ClassVar[bool] = False
     # How an entity DataFrame reaches the warehouse, for docs and `featsql compile` notes.
@@ -52,6 +55,7 @@ class DuckDB(Capabilities):
     name = "duckdb"
     asof = "duckdb"
     asof_struct = True
+    latest_arg_max = True
     qualify = True
     distinct_on = True
     materialized_cte = True

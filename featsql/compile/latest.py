@@ -29,6 +29,8 @@ def latest_values(view: FeatureView, start: datetime | None, end: datetime,
                   dialect: str) -> exp.Select:
     """The latest row per entity of `view` with start <= ts <= end (no lower bound if None)."""
     caps = capabilities(dialect)
+    if caps.latest_arg_max:
+        return _arg_max(view, caps, start, end)
     query = _projection(view, view.relation, caps, start, end)
     order = _newest_first(view, caps)
     keys = [col(k) for k in view.join_keys]
@@ -82,6 +84,33 @@ def _projection(view: FeatureView, source: Relation, caps: Capabilities, start: 
         conds.append(exp.GTE(this=ts.copy(), expression=caps.timestamp_literal(_iso(start))))
     conds.append(exp.LTE(this=ts.copy(), expression=caps.timestamp_literal(_iso(end))))
     return exp.select(*cols).from_(table(source)).where(exp.and_(*conds))
+
+
+def _arg_max(view: FeatureView, caps: Capabilities, start: datetime | None,
+             end: datetime) -> exp.Select:
+    """One hash aggregate: per key, ARG_MAX of the whole row as a struct by (ts, created).
+
+    The struct keeps the row whole (separate ARG_MAX calls could mix rows tied on both times);
+    a NULL created time ranks below any other, as DESC NULLS LAST does in the window form.
+    """
+    scan = _projection(view, view.relation, caps, start, end)
+    fields = [e.unalias() if isinstance(e, exp.Alias) else e for e in scan.expressions]
+    names = output_columns(view)
+    n_keys = len(view.join_keys)
+    row = exp.Struct(expressions=[exp.PropertyEQ(this=ident(n), expression=e.copy())
+                                  for n, e in zip(names[n_keys:], fields[n_keys:])])
+    order: exp.Expression = _utc(view.timestamp_field, view.timestamp_type, caps)
+    if view.created_timestamp_field:
+        created = _utc(view.created_timestamp_field, view.created_timestamp_type, caps)
+        floor = caps.timestamp_literal("0001-01-01 00:00:00")
+        order = exp.Tuple(expressions=[order, exp.Coalesce(this=created, expressions=[floor])])
+    keys = [col(k) for k in view.join_keys]
+    inner = (exp.select(*keys, exp.alias_(exp.ArgMax(this=row, expression=order), "_featsql_row", quoted=True))
+             .from_(table(view.relation)).where(scan.args["where"].this.copy()).group_by(*[k.copy() for k in keys]))
+    picked = [exp.alias_(exp.StructExtract(this=col("_featsql_row"), expression=exp.Literal.string(n)), n,
+                         quoted=True) for n in names[n_keys:]]
+    return exp.select(*[col(k) for k in view.join_keys], *picked).from_(
+        exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("_featsql_latest"))))
 
 
 def _newest_first(view: FeatureView, caps: Capabilities) -> list[exp.Ordered]:

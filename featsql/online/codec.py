@@ -83,7 +83,10 @@ def rows_from_arrow(batch: pa.RecordBatch, view: FeatureView, key_codec: KeyCode
     keys_cols = [batch.column(i).to_pylist() for i in range(n_keys)]
     if n_keys == 1:
         norm = key_codec.normalizers[0]
-        keys = [(norm(v),) for v in keys_cols[0]]
+        if _native(batch.column(0).type, key_codec.types[0]) and not batch.column(0).null_count:
+            keys = [(v,) for v in keys_cols[0]]  # already canonical: skip per-value checks
+        else:
+            keys = [(norm(v),) for v in keys_cols[0]]
     else:
         keys = [key_codec.normalize(vals) for vals in zip(*keys_cols)]
     event = _micros(batch.column(n_keys)).to_pylist()
@@ -95,6 +98,12 @@ def rows_from_arrow(batch: pa.RecordBatch, view: FeatureView, key_codec: KeyCode
     columns = [_storage_array(batch.column(n_keys + 2 + i), f.dtype)
                for i, f in enumerate(view.features)]
     return Rows(keys=keys, event_ts=event, created_ts=created, columns=columns)
+
+
+def _native(arrow_type: pa.DataType, key_type: str) -> bool:
+    """True when Arrow's Python values already are the canonical form of `key_type`."""
+    return ((key_type == "int" and pa.types.is_integer(arrow_type))
+            or (key_type == "string" and (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))))
 
 
 # -- storage form -> Python (read path) ----------------------------------------------------------

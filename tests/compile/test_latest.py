@@ -28,6 +28,28 @@ def _defs(dialect: str):
 EXPECTED = {
     "duckdb": """SELECT
   "driver_id",
+  STRUCT_EXTRACT("_featsql_row", '_featsql_event_ts') AS "_featsql_event_ts",
+  STRUCT_EXTRACT("_featsql_row", '_featsql_created_ts') AS "_featsql_created_ts",
+  STRUCT_EXTRACT("_featsql_row", 'conv_rate') AS "conv_rate",
+  STRUCT_EXTRACT("_featsql_row", 'acc_rate') AS "acc_rate",
+  STRUCT_EXTRACT("_featsql_row", 'avg_daily_trips') AS "avg_daily_trips"
+FROM (
+  SELECT
+    "driver_id",
+    ARG_MAX(
+      {'_featsql_event_ts': "event_timestamp", '_featsql_created_ts': "created", 'conv_rate': "conv_rate", 'acc_rate': "acc_rate", 'avg_daily_trips': "avg_daily_trips"},
+      ("event_timestamp", COALESCE("created", CAST('0001-01-01 00:00:00' AS TIMESTAMP)))
+    ) AS "_featsql_row"
+  FROM "main"."driver_hourly_stats"
+  WHERE
+    NOT "driver_id" IS NULL
+    AND "event_timestamp" >= CAST('2025-01-03 00:00:00' AS TIMESTAMP)
+    AND "event_timestamp" <= CAST('2025-01-06 12:00:00' AS TIMESTAMP)
+  GROUP BY
+    "driver_id"
+) AS "_featsql_latest\"""",
+    "duckdb-qualify": """SELECT
+  "driver_id",
   "event_timestamp" AS "_featsql_event_ts",
   "created" AS "_featsql_created_ts",
   "conv_rate",
@@ -59,17 +81,25 @@ ORDER BY
 }
 
 
-@pytest.mark.parametrize("dialect", sorted(EXPECTED))
-def test_sql_per_dialect(dialect: str) -> None:
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+def test_sql_per_dialect(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    dialect, _, form = case.partition("-")
+    if form:
+        _without(monkeypatch, dialect, latest_arg_max=False)
     view = _defs(dialect).feature_views["driver_hourly_stats"]
-    assert materialization_query(view, START, END, dialect).sql(dialect, pretty=True) == EXPECTED[dialect]
+    assert materialization_query(view, START, END, dialect).sql(dialect, pretty=True) == EXPECTED[case]
+
+
+def _without(monkeypatch: pytest.MonkeyPatch, dialect: str, **flags: bool) -> None:
+    """Make `dialect` look like a warehouse without some capabilities."""
+    caps = dialects.DIALECTS[dialect]
+    plain = type(f"Plain{type(caps).__name__}", (type(caps),), flags)
+    monkeypatch.setitem(dialects.DIALECTS, dialect, plain())
 
 
 def _window_only(monkeypatch: pytest.MonkeyPatch, dialect: str) -> None:
-    """Make `dialect` look like a warehouse with neither QUALIFY nor DISTINCT ON."""
-    caps = dialects.DIALECTS[dialect]
-    plain = type(f"Plain{type(caps).__name__}", (type(caps),), {"qualify": False, "distinct_on": False})
-    monkeypatch.setitem(dialects.DIALECTS, dialect, plain())
+    """Neither ARG_MAX, QUALIFY nor DISTINCT ON: the ROW_NUMBER subquery."""
+    _without(monkeypatch, dialect, latest_arg_max=False, qualify=False, distinct_on=False)
 
 
 def test_window_form_sql(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -81,13 +111,15 @@ def test_window_form_sql(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "QUALIFY" not in sql and "DISTINCT" not in sql
 
 
-@pytest.mark.parametrize("form", ["native", "window"])
+@pytest.mark.parametrize("form", ["native", "no-arg-max", "window"])
 @pytest.mark.parametrize("name", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres),
                                   "snowflake"])
 def test_result_equals_independent_latest(name: str, form: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with engine(name) as warehouse:
         if form == "window":
             _window_only(monkeypatch, warehouse.dialect)
+        elif form == "no-arg-max":
+            _without(monkeypatch, warehouse.dialect, latest_arg_max=False)
         _check_engine(warehouse)
 
 

@@ -2,6 +2,8 @@
 DynamoDB server (started here on a free port); `make_store` builds a fresh repo for it."""
 from __future__ import annotations
 
+import os
+import zlib
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -43,11 +45,10 @@ def _redis_client():
 
 @pytest.fixture
 def redis_db() -> Iterator[object]:
-    """A dedicated Redis db (13), flushed before and after the test."""
+    """A dedicated Redis db (13). Not flushed: test runs may overlap (several checkouts, one
+    server), so each test uses its own project (key prefix) and removes its keys at the end."""
     client = require_service("redis", _redis_client)
-    client.flushdb()
     yield client
-    client.flushdb()
     client.close()
 
 
@@ -70,7 +71,7 @@ def make_store(online_kind: str, tmp_path: Path, request: pytest.FixtureRequest
 
     def make(name: str = "repo", project: str | None = None) -> FeatureStore:
         # A distinct project per test keeps moto's tables (shared by the session) apart.
-        project = project or f"p{abs(hash((request.node.nodeid, name))) % 10**8}"
+        project = project or f"p{os.getpid()}_{zlib.crc32(f'{request.node.nodeid}/{name}'.encode())}"
         path = make_repo(tmp_path / name, store_section(online_kind, tmp_path / name, dynamo_url),
                          project=project)
         store = FeatureStore(repo_path=path)
@@ -80,7 +81,7 @@ def make_store(online_kind: str, tmp_path: Path, request: pytest.FixtureRequest
     yield make
     for s in stores:
         try:
-            s.online_store.drop(s.list_feature_views())
+            s.online_store.drop(s.list_feature_views())  # Redis: this project's keys only
         except Exception:  # noqa: BLE001 - cleanup only
             pass
         s.close()
