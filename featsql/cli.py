@@ -274,3 +274,21 @@ def get_online(obj: _Ctx, features: str | None, feature_service: str | None,
     widths = [max(len(r[i]) for r in body) for i in range(len(body[0]))]
     for r in body:
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=6566, show_default=True, type=int)
+@click.pass_obj
+def serve(obj: _Ctx, host: str, port: int) -> None:
+    """Serve online features over HTTP with Feast's feature-server JSON."""
+    from featsql.server import make_server
+
+    server = make_server(obj.store(), host, port)
+    click.echo(f"Serving on http://{host}:{server.server_port} (POST /get-online-features, GET /health)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -23,6 +23,8 @@ class OnlineStore(ABC):
     max_in_flight: ClassVar[int] = 1
     # Rows per record batch pulled from the warehouse: bounds memory per batch in flight.
     batch_rows: ClassVar[int] = 50_000
+    # Reads may run on several threads at once (`featsql serve`); else they are serialized.
+    thread_safe_reads: ClassVar[bool] = True
 
     def __init__(self, config: Any):
         self.config = config

@@ -29,6 +29,8 @@ class SqliteOnlineStore(OnlineStore):
     # SQLite has one writer at a time: more batches in flight would only queue on its lock.
     max_in_flight = 1
     batch_rows = 50_000
+    # One connection shared by the process: concurrent readers take turns.
+    thread_safe_reads = False
 
     def __init__(self, config: Any):
         super().__init__(config)
