@@ -28,11 +28,14 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except Exception as e:  # noqa: BLE001 - the single place errors become messages
-            if "--debug" in sys.argv[1:]:
+            if getattr(ctx.obj, "debug", False) or "--debug" in sys.argv[1:]:
                 raise
             from featsql.errors import FeatsqlError
 
+            # Our own errors are written to be read; anything else is squeezed onto one line.
             msg = str(e) if isinstance(e, FeatsqlError) else f"{type(e).__name__}: {e}"
+            if not isinstance(e, FeatsqlError):
+                msg = " ".join(msg.split())
             click.echo(f"error: {msg.strip()}", err=True)
             sys.exit(1)
 

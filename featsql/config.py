@@ -127,7 +127,7 @@ def load_config(repo_path: str | Path = ".", config_path: str | Path | None = No
     try:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
-        raise FeatsqlError(f"{path}: not valid YAML: {e}") from None
+        raise FeatsqlError(f"{path}: not valid YAML{_yaml_problem(e)}") from None
     if not isinstance(raw, dict):
         raise FeatsqlError(f"{path}: expected a mapping at the top level")
     try:
@@ -140,12 +140,22 @@ def load_config(repo_path: str | Path = ".", config_path: str | Path | None = No
         raise FeatsqlError(f"{path}: {_first_error(e, rendered)}") from None
 
 
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """' (line L, column C): problem' on one line; PyYAML's own text spans several."""
+    mark, problem = getattr(e, "problem_mark", None), getattr(e, "problem", None)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    return f"{where}: {problem or ' '.join(str(e).split())}"
+
+
 def _first_error(err: ValidationError, raw: dict) -> str:
     e = err.errors()[0]
     loc = [str(p) for p in e["loc"] if not str(p).endswith("Config")]
     key = ".".join(loc)
     if e["type"] == "missing":
         return f"missing required key '{key}'"
+    if key == "project" and e["type"] == "string_pattern_mismatch":
+        return (f"project: '{e['input']}' is not a valid name: use letters, digits and underscores,"
+                " not starting with a digit")
     if e["type"] == "extra_forbidden":
         parent = raw
         for p in loc[:-1]:

@@ -131,7 +131,7 @@ def _view(problems: _Problems, d: Declared, columns_of: ColumnsOf, type_of: Type
         return None
 
     ts_raw = meta.get("timestamp_field")
-    if ts_raw is None and DEFAULT_TIMESTAMP not in columns:
+    if ts_raw is None and DEFAULT_TIMESTAMP not in lower:  # Snowflake upper-cases names
         problems.add(d, "model", "featsql.timestamp_field",
                      f"required: the model has no '{DEFAULT_TIMESTAMP}' column to default to")
         ts = None

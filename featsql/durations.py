@@ -19,6 +19,8 @@ def parse_duration(value: object) -> timedelta | None:
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like 1d or P1D, got {value!r}")
     if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"expected a duration like 30s, 15m, 1h, 1d, 2w or P1D, got {value!r}")
         return timedelta(seconds=value) if value else None
     text = str(value).strip()
     if text in ("0", ""):
@@ -39,6 +41,8 @@ def format_duration(td: timedelta | None) -> str | None:
     if td is None:
         return None
     seconds = int(td.total_seconds())
+    if seconds == 0:
+        return "0s"
     for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
             return f"{seconds // size}{unit}"

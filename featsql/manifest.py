@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,13 +53,45 @@ def dbt_parse(config) -> None:
     from dbt.cli.main import dbtRunner
 
     args = ["parse", "--quiet", "--project-dir", str(config.dbt_project_dir),
-            "--profiles-dir", str(profiles_dir(config))]
-    if config.dbt.target:
-        args += ["--target", config.dbt.target]
+            "--profiles-dir", str(profiles_dir(config)), *_profile_args(config)]
     result = dbtRunner().invoke(args)
     if not result.success:
-        detail = " ".join(str(result.exception or "see the dbt output above").split())
-        raise FeatsqlError(f"dbt parse failed in {config.dbt_project_dir}: {detail}")
+        # dbt has printed the full error; keep its headline (the part before the code excerpt).
+        text = re.split(r"\n\s*-{3,}", str(result.exception or "see the dbt output above"), 1)[0]
+        raise FeatsqlError(f"dbt parse failed in {config.dbt_project_dir}: {' '.join(text.split())}")
+
+
+def _profile_args(config) -> list[str]:
+    """`--profile`/`--target` only where featsql.yml differs from dbt's defaults.
+
+    dbt hashes these flags into its partial-parse state: passing the default target explicitly
+    would make every `featsql apply` after a plain `dbt run` (and the next `dbt run`) a full parse.
+    """
+    from featsql.offline.profile import profiles_dir, project_profile_name
+
+    args: list[str] = []
+    project_profile = project_profile_name(config.dbt_project_dir)
+    name = config.dbt.profile or project_profile
+    if name != project_profile:
+        args += ["--profile", name]
+    if config.dbt.target and config.dbt.target != _default_target(profiles_dir(config), name):
+        args += ["--target", config.dbt.target]
+    return args
+
+
+def _default_target(directory: Path, profile: str) -> str | None:
+    """The `target:` a profile selects when no --target is given, rendered as dbt renders it."""
+    from dbt_common.context import set_invocation_context
+
+    from dbt.config.profile import read_profile
+    from dbt.config.renderer import ProfileRenderer
+
+    set_invocation_context(os.environ)
+    try:
+        raw = (read_profile(str(directory)).get(profile) or {}).get("target")
+        return str(ProfileRenderer({}).render_value(raw)) if raw else "default"
+    except Exception:  # noqa: BLE001 - unknown means "pass --target", which is always correct
+        return None
 
 
 def load_manifest(config, parse: bool = True) -> dict:
