@@ -127,10 +127,17 @@ class SqliteOnlineStore(OnlineStore):
             try:
                 con.executemany(sql, params)
                 con.execute("COMMIT")
-            except BaseException:
+            except BaseException as e:
                 con.execute("ROLLBACK")
+                self._missing_table(e)
                 raise
         return len(rows)
+
+    def _missing_table(self, e: BaseException) -> None:
+        if isinstance(e, sqlite3.OperationalError) and "no such" in str(e):
+            from featsql.errors import FeatsqlError
+
+            raise FeatsqlError(f"{self.location}: {e}; run `featsql apply` first") from None
 
     # -- reads -----------------------------------------------------------------------------------
     def read(self, lookups: list[Lookup]) -> list[list[Record | None]]:
@@ -145,10 +152,7 @@ class SqliteOnlineStore(OnlineStore):
             try:
                 fetched = con.execute(sql, params).fetchall()
             except sqlite3.OperationalError as e:
-                if "no such" in str(e):
-                    from featsql.errors import FeatsqlError
-
-                    raise FeatsqlError(f"{self.location}: {e}; run `featsql apply` first") from None
+                self._missing_table(e)
                 raise
             found = {tuple(r[:n_keys]): (r[n_keys], list(r[n_keys + 1:])) for r in fetched}
             out.append([found.get(k) for k in keys])

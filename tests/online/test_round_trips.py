@@ -93,3 +93,32 @@ def test_dynamodb_unreachable_names_endpoint(tmp_path, aws_env):
     store = FeatureStore(repo_path=repo)
     with pytest.raises(FeatsqlError, match=f"dynamodb at {url} is unreachable"):
         store.online_store.create([])
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("online_kind", ["redis"])
+def test_redis_key_ttl_seconds(make_store, tmp_path):
+    store = make_store()
+    _two_views(store)
+    cfg = store.config.online_store.model_copy(update={"key_ttl_seconds": 3600})
+    store2 = FeatureStore(config=store.config.model_copy(update={"online_store": cfg}))
+    store2.materialize(BASE, END + timedelta(days=1))  # nothing newer: no write, no ttl yet
+    key = store2.online_store.key(store2.get_feature_view("stats"), (1001,))
+    assert store2.online_store.client.ttl(key) == -1
+    load_table(store2, "ratings", pa.table({
+        "driver_id": pa.array([1001], pa.int64()),
+        "event_timestamp": pa.array([BASE + timedelta(days=1)], pa.timestamp("us")),
+        "rating": pa.array([9.0])}))
+    store2.materialize(BASE, END)
+    assert 3500 < store2.online_store.client.ttl(key) <= 3600
+    assert store2.get_online_features(["ratings:rating"], [{"driver_id": 1001}]).to_dict()["rating"] == [9.0]
+    store2.close()
+
+
+@pytest.mark.parametrize("online_kind", ["sqlite"])
+def test_materialize_before_apply_is_a_clear_error(make_store):
+    store = make_store()
+    _two_views(store)
+    store.online_store.drop(store.list_feature_views())
+    with pytest.raises(FeatsqlError, match="no such table.*run `featsql apply` first"):
+        store.materialize(BASE, END)
