@@ -15,6 +15,7 @@ from featsql.sql import table
 class DuckDBWarehouse(Warehouse):
     adapter_type = "duckdb"
     dialect = "duckdb"
+    utc_session = "SET TimeZone = 'UTC'"
 
     def __init__(self, credentials: Any, project_dir: Path | None = None):
         super().__init__(credentials, project_dir)
@@ -33,7 +34,7 @@ class DuckDBWarehouse(Warehouse):
             import duckdb
 
             self._con = duckdb.connect(self.path)
-            self._con.execute("SET TimeZone = 'UTC'")  # naive timestamps are UTC (DESIGN.md 6)
+            self._con.execute(self.utc_session)  # naive timestamps are UTC (DESIGN.md 6)
         return self._con
 
     def columns(self, relation: Relation) -> dict[str, str] | None:

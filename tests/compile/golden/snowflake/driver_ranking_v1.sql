@@ -1,0 +1,156 @@
+-- featsql golden SQL: driver_ranking_v1 (snowflake)
+-- feature service driver_ranking_v1 (aliased origin/destination views), SQL entity set run in place
+-- Regenerate with: python -m tests.compile.regen_golden
+WITH "featsql_entity" AS (
+  SELECT
+    *
+  FROM "analytics"."driver_labels"
+), "featsql_bounds" AS (
+  SELECT
+    MIN(
+      CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ)
+    ) AS "min",
+    MAX(
+      CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ)
+    ) AS "max"
+  FROM "featsql_entity" AS "e"
+), "featsql_0_keys" AS (
+  SELECT DISTINCT
+    "e"."driver_id" AS "__featsql_k0",
+    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
+  FROM "featsql_entity" AS "e"
+), "featsql_0_rows" AS (
+  SELECT
+    "f"."driver_id" AS "__featsql_k0",
+    "f"."event_timestamp" AS "__featsql_fts",
+    "f"."created" AS "__featsql_created",
+    "f"."conv_rate" AS "conv_rate",
+    "f"."acc_rate" AS "acc_rate"
+  FROM "analytics"."driver_hourly_stats" AS "f"
+  WHERE
+    "f"."event_timestamp" <= (
+      SELECT
+        "max"
+      FROM "featsql_bounds"
+    )
+    AND "f"."event_timestamp" >= (
+      SELECT
+        "min"
+      FROM "featsql_bounds"
+    ) - INTERVAL '86400 SECOND'
+    AND NOT "f"."driver_id" IS NULL
+  QUALIFY
+    ROW_NUMBER() OVER (
+      PARTITION BY "f"."driver_id", "f"."event_timestamp"
+      ORDER BY "f"."created" DESC NULLS LAST, "f"."conv_rate" DESC NULLS LAST, "f"."acc_rate" DESC NULLS LAST
+    ) = 1
+), "featsql_0" AS (
+  SELECT
+    "k"."__featsql_k0",
+    "k"."__featsql_ts",
+    CASE
+      WHEN "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '86400 SECOND'
+      THEN "r"."conv_rate"
+    END AS "conv_rate",
+    CASE
+      WHEN "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '86400 SECOND'
+      THEN "r"."acc_rate"
+    END AS "acc_rate"
+  FROM "featsql_0_keys" AS "k"
+  ASOF JOIN "featsql_0_rows" AS "r" MATCH_CONDITION ("k"."__featsql_ts" >= "r"."__featsql_fts")
+    ON "k"."__featsql_k0" = "r"."__featsql_k0"
+), "featsql_1_keys" AS (
+  SELECT DISTINCT
+    "e"."origin_id" AS "__featsql_k0",
+    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
+  FROM "featsql_entity" AS "e"
+), "featsql_1_rows" AS (
+  SELECT
+    "f"."location_id" AS "__featsql_k0",
+    "f"."event_timestamp" AS "__featsql_fts",
+    "f"."avg_wait" AS "avg_wait"
+  FROM "analytics"."location_stats" AS "f"
+  WHERE
+    "f"."event_timestamp" <= (
+      SELECT
+        "max"
+      FROM "featsql_bounds"
+    )
+    AND "f"."event_timestamp" >= (
+      SELECT
+        "min"
+      FROM "featsql_bounds"
+    ) - INTERVAL '43200 SECOND'
+    AND NOT "f"."location_id" IS NULL
+  QUALIFY
+    ROW_NUMBER() OVER (
+      PARTITION BY "f"."location_id", "f"."event_timestamp"
+      ORDER BY "f"."avg_wait" DESC NULLS LAST
+    ) = 1
+), "featsql_1" AS (
+  SELECT
+    "k"."__featsql_k0",
+    "k"."__featsql_ts",
+    CASE
+      WHEN "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200 SECOND'
+      THEN "r"."avg_wait"
+    END AS "avg_wait"
+  FROM "featsql_1_keys" AS "k"
+  ASOF JOIN "featsql_1_rows" AS "r" MATCH_CONDITION ("k"."__featsql_ts" >= "r"."__featsql_fts")
+    ON "k"."__featsql_k0" = "r"."__featsql_k0"
+), "featsql_2_keys" AS (
+  SELECT DISTINCT
+    "e"."destination_id" AS "__featsql_k0",
+    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
+  FROM "featsql_entity" AS "e"
+), "featsql_2_rows" AS (
+  SELECT
+    "f"."location_id" AS "__featsql_k0",
+    "f"."event_timestamp" AS "__featsql_fts",
+    "f"."avg_wait" AS "avg_wait"
+  FROM "analytics"."location_stats" AS "f"
+  WHERE
+    "f"."event_timestamp" <= (
+      SELECT
+        "max"
+      FROM "featsql_bounds"
+    )
+    AND "f"."event_timestamp" >= (
+      SELECT
+        "min"
+      FROM "featsql_bounds"
+    ) - INTERVAL '43200 SECOND'
+    AND NOT "f"."location_id" IS NULL
+  QUALIFY
+    ROW_NUMBER() OVER (
+      PARTITION BY "f"."location_id", "f"."event_timestamp"
+      ORDER BY "f"."avg_wait" DESC NULLS LAST
+    ) = 1
+), "featsql_2" AS (
+  SELECT
+    "k"."__featsql_k0",
+    "k"."__featsql_ts",
+    CASE
+      WHEN "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200 SECOND'
+      THEN "r"."avg_wait"
+    END AS "avg_wait"
+  FROM "featsql_2_keys" AS "k"
+  ASOF JOIN "featsql_2_rows" AS "r" MATCH_CONDITION ("k"."__featsql_ts" >= "r"."__featsql_fts")
+    ON "k"."__featsql_k0" = "r"."__featsql_k0"
+)
+SELECT
+  "e".*,
+  "v0"."conv_rate" AS "driver_hourly_stats__conv_rate",
+  "v0"."acc_rate" AS "driver_hourly_stats__acc_rate",
+  "v1"."avg_wait" AS "origin__avg_wait",
+  "v2"."avg_wait" AS "destination__avg_wait"
+FROM "featsql_entity" AS "e"
+LEFT JOIN "featsql_0" AS "v0"
+  ON "e"."driver_id" = "v0"."__featsql_k0"
+  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v0"."__featsql_ts"
+LEFT JOIN "featsql_1" AS "v1"
+  ON "e"."origin_id" = "v1"."__featsql_k0"
+  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v1"."__featsql_ts"
+LEFT JOIN "featsql_2" AS "v2"
+  ON "e"."destination_id" = "v2"."__featsql_k0"
+  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v2"."__featsql_ts"
