@@ -54,7 +54,9 @@ def write_repo(repo: Path, store: str) -> None:
     (repo / "dbt_project.yml").write_text(yaml.safe_dump(
         {"name": "bench", "version": "1.0.0", "config-version": 2, "profile": "bench"}))
     (repo / "profiles.yml").write_text(yaml.safe_dump({"bench": {"target": "dev", "outputs": {
-        "dev": {"type": "duckdb", "path": str(repo.parent / "warehouse.duckdb"), "threads": 2}}}}))
+        "dev": {"type": "duckdb", "path": str(repo.parent / "warehouse.duckdb"), "threads": 2,
+                # DuckDB's buffer pool otherwise keeps up to 80% of RAM of scanned blocks.
+                "settings": {"memory_limit": "512MB"}}}}}))
     online = ({"type": "sqlite", "path": str(repo / "online.db")} if store == "sqlite"
               else {"type": "redis", "connection_string": REDIS_URL})
     (repo / "featsql.yml").write_text(yaml.safe_dump({
