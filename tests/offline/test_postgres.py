@@ -172,6 +172,8 @@ def test_to_table_builds_in_the_warehouse(postgres_warehouse) -> None:
     count = wh.query_arrow(wh.sql(exp.select(exp.Count(this=exp.Star())).from_(
         table(Relation(schema_name=wh.test_schema, identifier="training_v1")))))
     assert count.column(0).to_pylist() == [200]
-    # the uploaded entity set was dropped after the job
-    left = wh.query_arrow("select count(*) from pg_tables where tablename like 'featsql_entity_%'")
+    # the uploaded entity set was dropped after the job (this session's temporary tables only:
+    # other sessions on the server may be running training sets of their own)
+    left = wh.query_arrow("select count(*) from pg_class where relnamespace = pg_my_temp_schema()"
+                          " and relname like 'featsql_entity_%'")
     assert left.column(0).to_pylist() == [0]
