@@ -5,12 +5,15 @@ overridable methods here, not `if dialect == ...` branches in the planner.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
 from sqlglot import exp
 
 from featsql.errors import FeatsqlError, did_you_mean
+
+_UNQUOTED_SAFE = re.compile(r"[a-z_][a-z0-9_$]*")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,10 @@ class Capabilities:
     upload: ClassVar[str] = "insert"
     naive_type: ClassVar[str] = "TIMESTAMP"
     aware_type: ClassVar[str] = "TIMESTAMPTZ"
+
+    def stored_name(self, identifier: str) -> str:
+        """How the warehouse stores a name dbt wrote unquoted (featsql quotes every name)."""
+        return identifier
 
     def utc_naive(self, value: exp.Expression) -> exp.Expression:
         """Any timestamp (naive = UTC, aware = any zone) -> a naive UTC timestamp.
@@ -86,6 +93,10 @@ class Snowflake(Capabilities):
     naive_type = "TIMESTAMP_NTZ"
     aware_type = "TIMESTAMP_TZ"
 
+    def stored_name(self, identifier: str) -> str:
+        # Unquoted names resolve upper case: dbt's `driver_id` is stored as DRIVER_ID.
+        return identifier.upper() if _UNQUOTED_SAFE.fullmatch(identifier) else identifier
+
     def utc_naive(self, value: exp.Expression) -> exp.Expression:
         # TIMESTAMP_TZ -> NTZ keeps the wall clock of the stored offset; convert to UTC first.
         aware = exp.cast(value, exp.DataType.build("TIMESTAMP_TZ", dialect="snowflake"))
@@ -100,11 +111,7 @@ class BigQuery(Capabilities):
     upload = "a load job into a temporary table"
     naive_type = "DATETIME"
     aware_type = "TIMESTAMP"
-
-    def utc_naive(self, value: exp.Expression) -> exp.Expression:
-        # TIMESTAMP(datetime) reads a naive value as UTC; DATETIME(ts, 'UTC') drops the zone.
-        ts = exp.Anonymous(this="TIMESTAMP", expressions=[value])
-        return exp.Anonymous(this="DATETIME", expressions=[ts, exp.Literal.string("UTC")])
+    # utc_naive: CAST(CAST(x AS TIMESTAMP) AS DATETIME) — BigQuery casts in UTC both ways.
 
 
 DIALECTS: dict[str, Capabilities] = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Callable
 
 import sqlglot
 from sqlglot import exp
@@ -77,8 +78,22 @@ class PointInTimeQuery:
         except Exception:
             return False
 
+    def _raw(self, name: str, alias: str | None = "f") -> exp.Column:
+        """A column of a feature view's relation, spelled as the warehouse stores dbt's names."""
+        return col(self.caps.stored_name(name), alias)
+
+    def _ecol(self, name: str, alias: str = "e") -> exp.Column:
+        """An entity-set column: uploaded DataFrames keep their names; SQL ones follow dbt's."""
+        return col(name if self.entity.columns is not None else self.caps.stored_name(name), alias)
+
+    def _relation(self, v: FeatureView) -> exp.Table:
+        return table(v.relation.model_copy(update={
+            "database": v.relation.database and self.caps.stored_name(v.relation.database),
+            "schema_name": v.relation.schema_name and self.caps.stored_name(v.relation.schema_name),
+            "identifier": self.caps.stored_name(v.relation.identifier)}))
+
     def _entity_ts(self, alias: str) -> exp.Expression:
-        ts = col(self.entity.timestamp_column, alias)
+        ts = self._ecol(self.entity.timestamp_column, alias)
         return ts if self.entity.utc_naive else self.caps.utc_naive(ts)
 
     def _bound(self, which: str) -> exp.Expression:
@@ -102,7 +117,7 @@ class PointInTimeQuery:
         return self._final()
 
     def _keys(self, i: int, r: ViewRequest) -> None:
-        cols = [col(c, "e").as_(f"{P}k{j}", quoted=True) for j, c in enumerate(r.entity_columns)]
+        cols = [self._ecol(c).as_(f"{P}k{j}", quoted=True) for j, c in enumerate(r.entity_columns)]
         q = (exp.select(*cols, self._entity_ts("e").as_(TS, quoted=True)).distinct()
              .from_(exp.alias_(table(ENTITY), "e", table=True, quoted=True)))
         if self.caps.asof and self.caps.asof_struct and not self.filter_by_created_timestamp:
@@ -121,23 +136,23 @@ class PointInTimeQuery:
             lowest = self.caps.timestamp_literal("-infinity")
             fields.append(("c", created.copy() if top else exp.Coalesce(this=created.copy(), expressions=[lowest])))
         content = (exp.cast(exp.Literal.number("18446744073709551615"), "UBIGINT", dialect="duckdb") if top else
-                   exp.Anonymous(this="HASH", expressions=[col(f, "f") for f in r.features] or [exp.Null()]))
+                   exp.Anonymous(this="HASH", expressions=[self._raw(f) for f in r.features] or [exp.Null()]))
         fields.append(("h", content))
         return exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(n), expression=e) for n, e in fields])
 
     def _rows(self, i: int, r: ViewRequest, dedup: bool) -> None:
         v = r.view
-        fts = col(v.timestamp_field, "f")
+        fts = self._raw(v.timestamp_field)
         if not self._naive(v.timestamp_type):
             fts = self.caps.utc_naive(fts)
-        created = col(v.created_timestamp_field, "f") if v.created_timestamp_field else None
+        created = self._raw(v.created_timestamp_field) if v.created_timestamp_field else None
         if created is not None and not self._naive(v.created_timestamp_type):
             created = self.caps.utc_naive(created)
-        sel = [col(k, "f").as_(f"{P}k{j}", quoted=True) for j, k in enumerate(v.join_keys)]
+        sel = [self._raw(k).as_(f"{P}k{j}", quoted=True) for j, k in enumerate(v.join_keys)]
         sel.append(fts.copy().as_(FTS, quoted=True))
         if created is not None:
             sel.append(created.copy().as_(CREATED, quoted=True))
-        sel += [col(f, "f").as_(f, quoted=True) for f in r.features]
+        sel += [self._raw(f).as_(f, quoted=True) for f in r.features]
         if self.caps.asof and self.caps.asof_struct and not self.filter_by_created_timestamp:
             sel.append(self._order_struct(fts, created, r).as_(ORDER, quoted=True))
         upper = exp.LTE(this=fts.copy(), expression=self._bound("max"))
@@ -145,26 +160,27 @@ class PointInTimeQuery:
         if v.ttl_seconds:
             lower = self.caps.minus_seconds(self._bound("min"), v.ttl_seconds)
             conds.append(exp.GTE(this=fts.copy(), expression=lower))
-        conds += [exp.Not(this=exp.Is(this=col(k, "f"), expression=exp.Null())) for k in v.join_keys]
-        q = (exp.select(*sel).from_(exp.alias_(table(v.relation), "f", table=True, quoted=True))
+        conds += [exp.Not(this=exp.Is(this=self._raw(k), expression=exp.Null())) for k in v.join_keys]
+        q = (exp.select(*sel).from_(exp.alias_(self._relation(v), "f", table=True, quoted=True))
              .where(exp.and_(*conds)))
         if dedup:
             q = self._dedup(q, r, fts, created)
         self._cte(f"featsql_{i}_rows", q)
 
-    def _tiebreak(self, r: ViewRequest, created: exp.Expression | None, desc: bool) -> list[exp.Ordered]:
+    def _tiebreak(self, r: ViewRequest, created: exp.Expression | None, desc: bool,
+                  feature: Callable[[str], exp.Expression]) -> list[exp.Ordered]:
         """Order among rows with the same time: created timestamp, then values (deterministic)."""
-        exprs = ([created.copy()] if created is not None else []) + [col(f, "f") for f in r.features]
+        exprs = ([created.copy()] if created is not None else []) + [feature(f) for f in r.features]
         return [exp.Ordered(this=e, desc=desc, nulls_first=not desc) for e in exprs]
 
     def _dedup(self, q: exp.Select, r: ViewRequest, fts: exp.Expression,
                created: exp.Expression | None) -> exp.Select:
         """One row per (keys, ts): the greatest created timestamp wins (backfills)."""
-        order = self._tiebreak(r, created, desc=True)
+        order = self._tiebreak(r, created, desc=True, feature=self._raw)
         if not order:
             return q
         rn = exp.Window(this=exp.RowNumber(),
-                        partition_by=[col(k, "f") for k in r.view.join_keys] + [fts.copy()],
+                        partition_by=[self._raw(k) for k in r.view.join_keys] + [fts.copy()],
                         order=exp.Order(expressions=order))
         if self.caps.qualify:
             return q.qualify(exp.EQ(this=rn, expression=exp.Literal.number(1)))
@@ -244,11 +260,8 @@ class PointInTimeQuery:
         parts = [col(f"{P}k{j}") for j in range(k)]
         order = [exp.Ordered(this=col(FTS), nulls_first=True),
                  exp.Ordered(this=col(IS_ENTITY), nulls_first=True)]
-        order += [exp.Ordered(this=c.this if isinstance(c, exp.Ordered) else c, nulls_first=True)
-                  for c in self._tiebreak(r, col(CREATED) if v.created_timestamp_field else None,
-                                          desc=False)]
-        for o in order[2:]:  # tie-break columns are unqualified here
-            o.this.set("table", None)
+        order += self._tiebreak(r, col(CREATED) if v.created_timestamp_field else None, desc=False,
+                                feature=col)
         running = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
         grp = exp.Window(this=exp.Count(this=exp.Case(ifs=[exp.If(
             this=exp.EQ(this=col(IS_ENTITY), expression=exp.Literal.number(0)),
@@ -289,11 +302,8 @@ class PointInTimeQuery:
             conds.append(exp.GTE(this=col(FTS, "r"),
                                  expression=self.caps.minus_seconds(col(TS, "k"), v.ttl_seconds)))
         order = [exp.Ordered(this=col(FTS, "r"), desc=True, nulls_first=False)]
-        order += [exp.Ordered(this=o.this, desc=True, nulls_first=False) for o in self._tiebreak(
-            r, col(CREATED, "r") if v.created_timestamp_field else None, desc=True)]
-        for o in order[1:]:
-            if isinstance(o.this, exp.Column) and o.this.table == "f":
-                o.this.set("table", ident("r"))
+        order += self._tiebreak(r, col(CREATED, "r") if v.created_timestamp_field else None, desc=True,
+                                feature=lambda f: col(f, "r"))
         rn = exp.Window(this=exp.RowNumber(), partition_by=[*self._key_cols(r, "k"), col(TS, "k")],
                         order=exp.Order(expressions=order))
         q = (exp.select(*self._key_cols(r, "k"), col(TS, "k"), *[col(f, "r").as_(f, quoted=True) for f in r.features],
@@ -320,7 +330,7 @@ class PointInTimeQuery:
             sel_features = [col(f, a).as_(r.output_name(f, self.full_feature_names), quoted=True)
                             for f in r.features]
             q = q.select(*sel_features)
-            on = [exp.EQ(this=col(c, "e"), expression=col(f"{P}k{j}", a))
+            on = [exp.EQ(this=self._ecol(c), expression=col(f"{P}k{j}", a))
                   for j, c in enumerate(r.entity_columns)]
             on.append(exp.EQ(this=ts.copy(), expression=col(TS, a)))
             q = q.join(exp.alias_(table(f"featsql_{i}"), a, table=True, quoted=True),

@@ -33,7 +33,9 @@ class DuckDBWarehouse(Warehouse):
         if self._con is None:
             import duckdb
 
-            self._con = duckdb.connect(self.path)
+            # The profile's `settings` (memory_limit, threads, ...) apply here as in `dbt run`.
+            settings = {k: str(v) for k, v in (getattr(self.credentials, "settings", None) or {}).items()}
+            self._con = duckdb.connect(self.path, config=settings)
             self._con.execute(self.utc_session)  # naive timestamps are UTC (DESIGN.md 6)
         return self._con
 

@@ -17,3 +17,13 @@
 {#- BigQuery and Snowflake spell intervals without a quoted unit. -#}
 {% macro bigquery___minus_seconds(expr, seconds) %}{{ return("datetime_sub(" ~ expr ~ ", interval " ~ seconds ~ " second)") }}{% endmacro %}
 {% macro snowflake___minus_seconds(expr, seconds) %}{{ return("dateadd(second, -" ~ seconds ~ ", " ~ expr ~ ")") }}{% endmacro %}
+
+{#- A column name of a dbt model or entity query, quoted as the warehouse stores it. -#}
+{% macro _name(name) %}{{ return(adapter.dispatch('_name', 'featsql')(name)) }}{% endmacro %}
+
+{% macro default___name(name) %}{{ return(adapter.quote(name)) }}{% endmacro %}
+
+{#- Snowflake stores names dbt wrote unquoted in upper case (driver_id -> DRIVER_ID). -#}
+{% macro snowflake___name(name) %}
+  {{ return(adapter.quote(name | upper if modules.re.fullmatch('[a-z_][a-z0-9_$]*', name) else name)) }}
+{% endmacro %}

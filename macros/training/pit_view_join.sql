@@ -7,24 +7,24 @@
 
 {% macro _pit_rows(i, r, dedup) %}
   {%- set q = adapter.quote -%}
-  {%- set fts = featsql._utc_naive('f.' ~ q(r.ts)) -%}
-  {%- set created = featsql._utc_naive('f.' ~ q(r.created)) if r.created else none -%}
+  {%- set fts = featsql._utc_naive('f.' ~ featsql._name(r.ts)) -%}
+  {%- set created = featsql._utc_naive('f.' ~ featsql._name(r.created)) if r.created else none -%}
 featsql_{{ i }}_rows as (
   select
-    {%- for k in r['keys'] %} f.{{ q(k) }} as {{ q('__featsql_k' ~ loop.index0) }},{% endfor %}
+    {%- for k in r['keys'] %} f.{{ featsql._name(k) }} as {{ q('__featsql_k' ~ loop.index0) }},{% endfor %}
     {{ fts }} as {{ q('__featsql_fts') }},
     {%- if created %} {{ created }} as {{ q('__featsql_created') }},{% endif %}
-    {%- for f in r.features %} f.{{ q(f) }} as {{ q(f) }}{{ ',' if not loop.last }}{% endfor %}
+    {%- for f in r.features %} f.{{ featsql._name(f) }} as {{ q(f) }}{{ ',' if not loop.last }}{% endfor %}
   from {{ r.relation }} as f
   where {{ fts }} <= (select {{ q('max') }} from featsql_bounds)
     {%- if r.ttl_seconds %}
     and {{ fts }} >= {{ featsql._minus_seconds('(select ' ~ q('min') ~ ' from featsql_bounds)', r.ttl_seconds) }}
     {%- endif %}
-    {%- for k in r['keys'] %} and f.{{ q(k) }} is not null{% endfor %}
+    {%- for k in r['keys'] %} and f.{{ featsql._name(k) }} is not null{% endfor %}
   {%- if dedup %}
   qualify row_number() over (
-    partition by {% for k in r['keys'] %}f.{{ q(k) }}, {% endfor %}{{ fts }}
-    order by {% if created %}{{ created }} desc nulls last, {% endif %}{% for f in r.features %}f.{{ q(f) }} desc nulls last{{ ', ' if not loop.last }}{% endfor %}
+    partition by {% for k in r['keys'] %}f.{{ featsql._name(k) }}, {% endfor %}{{ fts }}
+    order by {% if created %}{{ created }} desc nulls last, {% endif %}{% for f in r.features %}f.{{ featsql._name(f) }} desc nulls last{{ ', ' if not loop.last }}{% endfor %}
   ) = 1
   {%- endif %}
 )
@@ -48,12 +48,9 @@ featsql_{{ i }}_rows as (
     duplicates, with no window over the scan. The ttl is applied after the join, never in WHERE. -#}
 {% macro duckdb__pit_view_join(i, r) %}
   {%- set q = adapter.quote -%}
-  {%- set fts = featsql._utc_naive('f.' ~ q(r.ts)) -%}
-  {%- set created = featsql._utc_naive('f.' ~ q(r.created)) if r.created else none -%}
-  {%- set hashed = [] -%}{%- for f in r.features -%}{%- do hashed.append('f.' ~ q(f)) -%}{%- endfor -%}
 {{ featsql._pit_rows(i, r, false) }},
 featsql_{{ i }}_order as (
-  select *, {'t': {{ q('__featsql_ts') }}{% if created %}, 'c': cast('infinity' as timestamp){% endif %}, 'h': cast(18446744073709551615 as ubigint)} as {{ q('__featsql_order') }}
+  select *, {'t': {{ q('__featsql_ts') }}{% if r.created %}, 'c': cast('infinity' as timestamp){% endif %}, 'h': cast(18446744073709551615 as ubigint)} as {{ q('__featsql_order') }}
   from featsql_{{ i }}_keys
 ),
 featsql_{{ i }} as (
@@ -61,7 +58,7 @@ featsql_{{ i }} as (
     {{ featsql._pit_guarded(r, 'r', 'k.' ~ q('__featsql_ts'), 'r.' ~ q('__featsql_fts')) }}
   from featsql_{{ i }}_order as k
   asof left join (
-    select *, {'t': {{ q('__featsql_fts') }}{% if created %}, 'c': coalesce({{ q('__featsql_created') }}, cast('-infinity' as timestamp)){% endif %}, 'h': hash({% for f in r.features %}{{ q(f) }}{{ ', ' if not loop.last }}{% endfor %})} as {{ q('__featsql_order') }}
+    select *, {'t': {{ q('__featsql_fts') }}{% if r.created %}, 'c': coalesce({{ q('__featsql_created') }}, cast('-infinity' as timestamp)){% endif %}, 'h': hash({% for f in r.features %}{{ q(f) }}{{ ', ' if not loop.last }}{% endfor %})} as {{ q('__featsql_order') }}
     from featsql_{{ i }}_rows
   ) as r
     on {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }} = r.{{ q('__featsql_k' ~ loop.index0) }} and {% endfor %}k.{{ q('__featsql_order') }} >= r.{{ q('__featsql_order') }}

@@ -28,7 +28,7 @@
     {%- endif -%}
     {%- do names.append(out) -%}
   {%- endfor -%}{%- endfor -%}
-  {%- set ets = featsql._utc_naive('e.' ~ adapter.quote(timestamp_column)) -%}
+  {%- set ets = featsql._utc_naive('e.' ~ featsql._name(timestamp_column)) -%}
   {%- set q = adapter.quote -%}
 (
 with featsql_entity as (select * from {{ entity }}),
@@ -37,7 +37,7 @@ featsql_bounds as (select min({{ ets }}) as {{ q('min') }}, max({{ ets }}) as {{
 {%- set i = loop.index0 %},
 featsql_{{ i }}_keys as (
   select distinct
-    {%- for c in r.entity_columns %} e.{{ q(c) }} as {{ q('__featsql_k' ~ loop.index0) }},{% endfor %}
+    {%- for c in r.entity_columns %} e.{{ featsql._name(c) }} as {{ q('__featsql_k' ~ loop.index0) }},{% endfor %}
     {{ ets }} as {{ q('__featsql_ts') }}
   from featsql_entity as e
 ),
@@ -50,7 +50,7 @@ select e.*
 from featsql_entity as e
 {%- for r in requests %}{% set i = loop.index0 %}
 left join featsql_{{ i }} as v{{ i }}
-  on {% for c in r.entity_columns %}e.{{ q(c) }} = v{{ i }}.{{ q('__featsql_k' ~ loop.index0) }} and {% endfor %}{{ ets }} = v{{ i }}.{{ q('__featsql_ts') }}
+  on {% for c in r.entity_columns %}e.{{ featsql._name(c) }} = v{{ i }}.{{ q('__featsql_k' ~ loop.index0) }} and {% endfor %}{{ ets }} = v{{ i }}.{{ q('__featsql_ts') }}
 {%- endfor %}
 ) as featsql_training_set
 {%- endmacro %}

@@ -92,5 +92,5 @@ def test_sort_based_dialects_have_no_asof(dialect: str) -> None:
 def test_feature_scans_are_bounded_by_entity_time(dialect: str) -> None:
     """One scan per view, bounded by (min entity time - ttl, max entity time)."""
     sql = _flat(_sql(dialect, "dataframe_entity"))
-    assert sql.count("driver_hourly_stats") == 1 or sql.count("FROM `analytics`.`driver_hourly_stats`") == 1
+    assert sql.lower().count("driver_hourly_stats") == 1
     assert "2025-01-08 23:12:00" in sql and "2025-01-01 02:29:00" in sql  # the labels' max and min

@@ -39,7 +39,8 @@ def _install_macro_models(repo: Path) -> None:
 
 
 def _compare(store: FeatureStore, read_model) -> None:
-    for name, kwargs in PYTHON.items():
+    for name, spec in PYTHON.items():
+        kwargs = dict(spec)
         features = kwargs.pop("features")
         if isinstance(features, str):
             features = store.get_feature_service(features)

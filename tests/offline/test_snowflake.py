@@ -14,7 +14,8 @@ real Snowflake rejects it. So:
 
 Not verified: real Snowflake's name resolution. fakesnow (DuckDB) matches quoted names case-
 insensitively, while on Snowflake "driver_id" (quoted, as featsql prints it) does not find the
-DRIVER_ID column a dbt model gets from unquoted SQL; see the xfail below. fakesnow's cursors
+DRIVER_ID column a dbt model gets from unquoted SQL: the Snowflake capabilities spell dbt's
+names upper case (stored_name), which the test below checks in the SQL text. fakesnow's cursors
 also lack fetch_arrow_all / fetch_arrow_batches, which tests/engines.py supplies from the Arrow
 result fakesnow holds.
 """
@@ -120,10 +121,6 @@ def test_every_session_is_set_to_utc_first(monkeypatch) -> None:
                     "database": "ANALYTICS", "schema": "FEATURES", "warehouse": "WH", "role": "R"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "planner gap: featsql quotes dbt's names as spelled ('driver_id'); real Snowflake stores "
-    "unquoted dbt names upper case (DRIVER_ID), so quoted lower-case references do not resolve. "
-    "fakesnow cannot show this (DuckDB matches quoted names case-insensitively)."))
 def test_snowflake_sql_names_the_columns_snowflake_stores() -> None:
     from tests.compile.regen_golden import compile_case
 

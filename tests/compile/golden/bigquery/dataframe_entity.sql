@@ -45,7 +45,7 @@ WITH `featsql_entity` AS (
     *,
     COUNT(CASE WHEN `__featsql_is_entity` = 0 THEN 1 END) OVER (
       PARTITION BY `__featsql_k0`
-      ORDER BY `__featsql_fts`, `__featsql_is_entity`, `__featsql_created`, `conv_rate`, `avg_daily_trips`
+      ORDER BY `__featsql_fts`, `__featsql_is_entity`, `__featsql_created` ASC, `conv_rate` ASC, `avg_daily_trips` ASC
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
     ) AS `__featsql_grp`
   FROM `featsql_0_union`

@@ -7,13 +7,13 @@ WITH `featsql_entity` AS (
   FROM `analytics`.`driver_labels`
 ), `featsql_bounds` AS (
   SELECT
-    MIN(DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC')) AS `min`,
-    MAX(DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC')) AS `max`
+    MIN(CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME)) AS `min`,
+    MAX(CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME)) AS `max`
   FROM `featsql_entity` AS `e`
 ), `featsql_0_keys` AS (
   SELECT DISTINCT
     `e`.`driver_id` AS `__featsql_k0`,
-    DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC') AS `__featsql_ts`
+    CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME) AS `__featsql_ts`
   FROM `featsql_entity` AS `e`
 ), `featsql_0_rows` AS (
   SELECT
@@ -63,7 +63,7 @@ WITH `featsql_entity` AS (
 ), `featsql_1_keys` AS (
   SELECT DISTINCT
     `e`.`origin_id` AS `__featsql_k0`,
-    DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC') AS `__featsql_ts`
+    CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME) AS `__featsql_ts`
   FROM `featsql_entity` AS `e`
 ), `featsql_1_rows` AS (
   SELECT
@@ -108,7 +108,7 @@ WITH `featsql_entity` AS (
 ), `featsql_2_keys` AS (
   SELECT DISTINCT
     `e`.`destination_id` AS `__featsql_k0`,
-    DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC') AS `__featsql_ts`
+    CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME) AS `__featsql_ts`
   FROM `featsql_entity` AS `e`
 ), `featsql_2_rows` AS (
   SELECT
@@ -160,10 +160,10 @@ SELECT
 FROM `featsql_entity` AS `e`
 LEFT JOIN `featsql_0` AS `v0`
   ON `e`.`driver_id` = `v0`.`__featsql_k0`
-  AND DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC') = `v0`.`__featsql_ts`
+  AND CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME) = `v0`.`__featsql_ts`
 LEFT JOIN `featsql_1` AS `v1`
   ON `e`.`origin_id` = `v1`.`__featsql_k0`
-  AND DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC') = `v1`.`__featsql_ts`
+  AND CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME) = `v1`.`__featsql_ts`
 LEFT JOIN `featsql_2` AS `v2`
   ON `e`.`destination_id` = `v2`.`__featsql_k0`
-  AND DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC') = `v2`.`__featsql_ts`
+  AND CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME) = `v2`.`__featsql_ts`

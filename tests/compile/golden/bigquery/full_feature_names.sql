@@ -9,13 +9,13 @@ WITH `featsql_entity` AS (
   FROM `analytics`.`driver_labels`
 ), `featsql_bounds` AS (
   SELECT
-    MIN(DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC')) AS `min`,
-    MAX(DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC')) AS `max`
+    MIN(CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME)) AS `min`,
+    MAX(CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME)) AS `max`
   FROM `featsql_entity` AS `e`
 ), `featsql_0_keys` AS (
   SELECT DISTINCT
     `e`.`driver_id` AS `__featsql_k0`,
-    DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC') AS `__featsql_ts`
+    CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME) AS `__featsql_ts`
   FROM `featsql_entity` AS `e`
 ), `featsql_0_rows` AS (
   SELECT
@@ -63,7 +63,7 @@ WITH `featsql_entity` AS (
     *,
     COUNT(CASE WHEN `__featsql_is_entity` = 0 THEN 1 END) OVER (
       PARTITION BY `__featsql_k0`
-      ORDER BY `__featsql_fts`, `__featsql_is_entity`, `__featsql_created`, `conv_rate`, `acc_rate`, `avg_daily_trips`
+      ORDER BY `__featsql_fts`, `__featsql_is_entity`, `__featsql_created` ASC, `conv_rate` ASC, `acc_rate` ASC, `avg_daily_trips` ASC
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
     ) AS `__featsql_grp`
   FROM `featsql_0_union`
@@ -115,7 +115,7 @@ WITH `featsql_entity` AS (
 ), `featsql_1_keys` AS (
   SELECT DISTINCT
     `e`.`location_id` AS `__featsql_k0`,
-    DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC') AS `__featsql_ts`
+    CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME) AS `__featsql_ts`
   FROM `featsql_entity` AS `e`
 ), `featsql_1_rows` AS (
   SELECT
@@ -156,7 +156,7 @@ WITH `featsql_entity` AS (
     *,
     COUNT(CASE WHEN `__featsql_is_entity` = 0 THEN 1 END) OVER (
       PARTITION BY `__featsql_k0`
-      ORDER BY `__featsql_fts`, `__featsql_is_entity`, `avg_wait`
+      ORDER BY `__featsql_fts`, `__featsql_is_entity`, `avg_wait` ASC
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
     ) AS `__featsql_grp`
   FROM `featsql_1_union`
@@ -197,7 +197,7 @@ SELECT
 FROM `featsql_entity` AS `e`
 LEFT JOIN `featsql_0` AS `v0`
   ON `e`.`driver_id` = `v0`.`__featsql_k0`
-  AND DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC') = `v0`.`__featsql_ts`
+  AND CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME) = `v0`.`__featsql_ts`
 LEFT JOIN `featsql_1` AS `v1`
   ON `e`.`location_id` = `v1`.`__featsql_k0`
-  AND DATETIME(TIMESTAMP(`e`.`event_timestamp`), 'UTC') = `v1`.`__featsql_ts`
+  AND CAST(CAST(`e`.`event_timestamp` AS TIMESTAMP) AS DATETIME) = `v1`.`__featsql_ts`

@@ -58,7 +58,7 @@ WITH "featsql_entity" AS MATERIALIZED (
     *,
     COUNT(CASE WHEN "__featsql_is_entity" = 0 THEN 1 END) OVER (
       PARTITION BY "__featsql_k0"
-      ORDER BY "__featsql_fts" NULLS FIRST, "__featsql_is_entity" NULLS FIRST, "__featsql_created" NULLS FIRST, "conv_rate" NULLS FIRST, "acc_rate" NULLS FIRST
+      ORDER BY "__featsql_fts" NULLS FIRST, "__featsql_is_entity" NULLS FIRST, "__featsql_created" ASC NULLS FIRST, "conv_rate" ASC NULLS FIRST, "acc_rate" ASC NULLS FIRST
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
     ) AS "__featsql_grp"
   FROM "featsql_0_union"
@@ -142,7 +142,7 @@ WITH "featsql_entity" AS MATERIALIZED (
     *,
     COUNT(CASE WHEN "__featsql_is_entity" = 0 THEN 1 END) OVER (
       PARTITION BY "__featsql_k0"
-      ORDER BY "__featsql_fts" NULLS FIRST, "__featsql_is_entity" NULLS FIRST, "avg_wait" NULLS FIRST
+      ORDER BY "__featsql_fts" NULLS FIRST, "__featsql_is_entity" NULLS FIRST, "avg_wait" ASC NULLS FIRST
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
     ) AS "__featsql_grp"
   FROM "featsql_1_union"
@@ -217,7 +217,7 @@ WITH "featsql_entity" AS MATERIALIZED (
     *,
     COUNT(CASE WHEN "__featsql_is_entity" = 0 THEN 1 END) OVER (
       PARTITION BY "__featsql_k0"
-      ORDER BY "__featsql_fts" NULLS FIRST, "__featsql_is_entity" NULLS FIRST, "avg_wait" NULLS FIRST
+      ORDER BY "__featsql_fts" NULLS FIRST, "__featsql_is_entity" NULLS FIRST, "avg_wait" ASC NULLS FIRST
       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
     ) AS "__featsql_grp"
   FROM "featsql_2_union"

@@ -12,20 +12,20 @@ WITH "featsql_entity" AS (
   FROM "featsql_entity" AS "e"
 ), "featsql_0_rows" AS (
   SELECT
-    "f"."driver_id" AS "__featsql_k0",
-    "f"."event_timestamp" AS "__featsql_fts",
-    "f"."created" AS "__featsql_created",
-    "f"."conv_rate" AS "conv_rate",
-    "f"."avg_daily_trips" AS "avg_daily_trips"
-  FROM "analytics"."driver_hourly_stats" AS "f"
+    "f"."DRIVER_ID" AS "__featsql_k0",
+    "f"."EVENT_TIMESTAMP" AS "__featsql_fts",
+    "f"."CREATED" AS "__featsql_created",
+    "f"."CONV_RATE" AS "conv_rate",
+    "f"."AVG_DAILY_TRIPS" AS "avg_daily_trips"
+  FROM "ANALYTICS"."DRIVER_HOURLY_STATS" AS "f"
   WHERE
-    "f"."event_timestamp" <= CAST('2025-01-08 23:12:00' AS TIMESTAMPNTZ)
-    AND "f"."event_timestamp" >= CAST('2025-01-01 02:29:00' AS TIMESTAMPNTZ) - INTERVAL '86400 SECOND'
-    AND NOT "f"."driver_id" IS NULL
+    "f"."EVENT_TIMESTAMP" <= CAST('2025-01-08 23:12:00' AS TIMESTAMPNTZ)
+    AND "f"."EVENT_TIMESTAMP" >= CAST('2025-01-01 02:29:00' AS TIMESTAMPNTZ) - INTERVAL '86400 SECOND'
+    AND NOT "f"."DRIVER_ID" IS NULL
   QUALIFY
     ROW_NUMBER() OVER (
-      PARTITION BY "f"."driver_id", "f"."event_timestamp"
-      ORDER BY "f"."created" DESC NULLS LAST, "f"."conv_rate" DESC NULLS LAST, "f"."avg_daily_trips" DESC NULLS LAST
+      PARTITION BY "f"."DRIVER_ID", "f"."EVENT_TIMESTAMP"
+      ORDER BY "f"."CREATED" DESC NULLS LAST, "f"."CONV_RATE" DESC NULLS LAST, "f"."AVG_DAILY_TRIPS" DESC NULLS LAST
     ) = 1
 ), "featsql_0" AS (
   SELECT

@@ -8,37 +8,37 @@ WITH "featsql_entity" AS (
 ), "featsql_bounds" AS (
   SELECT
     MIN(
-      CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ)
+      CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ)
     ) AS "min",
     MAX(
-      CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ)
+      CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ)
     ) AS "max"
   FROM "featsql_entity" AS "e"
 ), "featsql_0_keys" AS (
   SELECT DISTINCT
-    "e"."driver_id" AS "__featsql_k0",
-    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
+    "e"."DRIVER_ID" AS "__featsql_k0",
+    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
   FROM "featsql_entity" AS "e"
 ), "featsql_0_rows" AS (
   SELECT
-    "f"."driver_id" AS "__featsql_k0",
-    "f"."event_timestamp" AS "__featsql_fts",
-    "f"."created" AS "__featsql_created",
-    "f"."conv_rate" AS "conv_rate",
-    "f"."acc_rate" AS "acc_rate"
-  FROM "analytics"."driver_hourly_stats" AS "f"
+    "f"."DRIVER_ID" AS "__featsql_k0",
+    "f"."EVENT_TIMESTAMP" AS "__featsql_fts",
+    "f"."CREATED" AS "__featsql_created",
+    "f"."CONV_RATE" AS "conv_rate",
+    "f"."ACC_RATE" AS "acc_rate"
+  FROM "ANALYTICS"."DRIVER_HOURLY_STATS" AS "f"
   WHERE
-    "f"."event_timestamp" <= (
+    "f"."EVENT_TIMESTAMP" <= (
       SELECT
         "max"
       FROM "featsql_bounds"
     )
-    AND "f"."event_timestamp" >= (
+    AND "f"."EVENT_TIMESTAMP" >= (
       SELECT
         "min"
       FROM "featsql_bounds"
     ) - INTERVAL '86400 SECOND'
-    AND NOT "f"."driver_id" IS NULL
+    AND NOT "f"."DRIVER_ID" IS NULL
 ), "featsql_0_ranked" AS (
   SELECT
     "k"."__featsql_k0",
@@ -66,27 +66,27 @@ WITH "featsql_entity" AS (
     "__featsql_rn" = 1
 ), "featsql_1_keys" AS (
   SELECT DISTINCT
-    "e"."origin_id" AS "__featsql_k0",
-    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
+    "e"."ORIGIN_ID" AS "__featsql_k0",
+    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
   FROM "featsql_entity" AS "e"
 ), "featsql_1_rows" AS (
   SELECT
-    "f"."location_id" AS "__featsql_k0",
-    "f"."event_timestamp" AS "__featsql_fts",
-    "f"."avg_wait" AS "avg_wait"
-  FROM "analytics"."location_stats" AS "f"
+    "f"."LOCATION_ID" AS "__featsql_k0",
+    "f"."EVENT_TIMESTAMP" AS "__featsql_fts",
+    "f"."AVG_WAIT" AS "avg_wait"
+  FROM "ANALYTICS"."LOCATION_STATS" AS "f"
   WHERE
-    "f"."event_timestamp" <= (
+    "f"."EVENT_TIMESTAMP" <= (
       SELECT
         "max"
       FROM "featsql_bounds"
     )
-    AND "f"."event_timestamp" >= (
+    AND "f"."EVENT_TIMESTAMP" >= (
       SELECT
         "min"
       FROM "featsql_bounds"
     ) - INTERVAL '43200 SECOND'
-    AND NOT "f"."location_id" IS NULL
+    AND NOT "f"."LOCATION_ID" IS NULL
 ), "featsql_1_ranked" AS (
   SELECT
     "k"."__featsql_k0",
@@ -111,27 +111,27 @@ WITH "featsql_entity" AS (
     "__featsql_rn" = 1
 ), "featsql_2_keys" AS (
   SELECT DISTINCT
-    "e"."destination_id" AS "__featsql_k0",
-    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
+    "e"."DESTINATION_ID" AS "__featsql_k0",
+    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
   FROM "featsql_entity" AS "e"
 ), "featsql_2_rows" AS (
   SELECT
-    "f"."location_id" AS "__featsql_k0",
-    "f"."event_timestamp" AS "__featsql_fts",
-    "f"."avg_wait" AS "avg_wait"
-  FROM "analytics"."location_stats" AS "f"
+    "f"."LOCATION_ID" AS "__featsql_k0",
+    "f"."EVENT_TIMESTAMP" AS "__featsql_fts",
+    "f"."AVG_WAIT" AS "avg_wait"
+  FROM "ANALYTICS"."LOCATION_STATS" AS "f"
   WHERE
-    "f"."event_timestamp" <= (
+    "f"."EVENT_TIMESTAMP" <= (
       SELECT
         "max"
       FROM "featsql_bounds"
     )
-    AND "f"."event_timestamp" >= (
+    AND "f"."EVENT_TIMESTAMP" >= (
       SELECT
         "min"
       FROM "featsql_bounds"
     ) - INTERVAL '43200 SECOND'
-    AND NOT "f"."location_id" IS NULL
+    AND NOT "f"."LOCATION_ID" IS NULL
 ), "featsql_2_ranked" AS (
   SELECT
     "k"."__featsql_k0",
@@ -163,11 +163,11 @@ SELECT
   "v2"."avg_wait" AS "destination__avg_wait"
 FROM "featsql_entity" AS "e"
 LEFT JOIN "featsql_0" AS "v0"
-  ON "e"."driver_id" = "v0"."__featsql_k0"
-  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v0"."__featsql_ts"
+  ON "e"."DRIVER_ID" = "v0"."__featsql_k0"
+  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v0"."__featsql_ts"
 LEFT JOIN "featsql_1" AS "v1"
-  ON "e"."origin_id" = "v1"."__featsql_k0"
-  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v1"."__featsql_ts"
+  ON "e"."ORIGIN_ID" = "v1"."__featsql_k0"
+  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v1"."__featsql_ts"
 LEFT JOIN "featsql_2" AS "v2"
-  ON "e"."destination_id" = "v2"."__featsql_k0"
-  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v2"."__featsql_ts"
+  ON "e"."DESTINATION_ID" = "v2"."__featsql_k0"
+  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v2"."__featsql_ts"

@@ -10,42 +10,42 @@ WITH "featsql_entity" AS (
 ), "featsql_bounds" AS (
   SELECT
     MIN(
-      CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ)
+      CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ)
     ) AS "min",
     MAX(
-      CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ)
+      CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ)
     ) AS "max"
   FROM "featsql_entity" AS "e"
 ), "featsql_0_keys" AS (
   SELECT DISTINCT
-    "e"."driver_id" AS "__featsql_k0",
-    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
+    "e"."DRIVER_ID" AS "__featsql_k0",
+    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
   FROM "featsql_entity" AS "e"
 ), "featsql_0_rows" AS (
   SELECT
-    "f"."driver_id" AS "__featsql_k0",
-    "f"."event_timestamp" AS "__featsql_fts",
-    "f"."created" AS "__featsql_created",
-    "f"."conv_rate" AS "conv_rate",
-    "f"."acc_rate" AS "acc_rate",
-    "f"."avg_daily_trips" AS "avg_daily_trips"
-  FROM "analytics"."driver_hourly_stats" AS "f"
+    "f"."DRIVER_ID" AS "__featsql_k0",
+    "f"."EVENT_TIMESTAMP" AS "__featsql_fts",
+    "f"."CREATED" AS "__featsql_created",
+    "f"."CONV_RATE" AS "conv_rate",
+    "f"."ACC_RATE" AS "acc_rate",
+    "f"."AVG_DAILY_TRIPS" AS "avg_daily_trips"
+  FROM "ANALYTICS"."DRIVER_HOURLY_STATS" AS "f"
   WHERE
-    "f"."event_timestamp" <= (
+    "f"."EVENT_TIMESTAMP" <= (
       SELECT
         "max"
       FROM "featsql_bounds"
     )
-    AND "f"."event_timestamp" >= (
+    AND "f"."EVENT_TIMESTAMP" >= (
       SELECT
         "min"
       FROM "featsql_bounds"
     ) - INTERVAL '86400 SECOND'
-    AND NOT "f"."driver_id" IS NULL
+    AND NOT "f"."DRIVER_ID" IS NULL
   QUALIFY
     ROW_NUMBER() OVER (
-      PARTITION BY "f"."driver_id", "f"."event_timestamp"
-      ORDER BY "f"."created" DESC NULLS LAST, "f"."conv_rate" DESC NULLS LAST, "f"."acc_rate" DESC NULLS LAST, "f"."avg_daily_trips" DESC NULLS LAST
+      PARTITION BY "f"."DRIVER_ID", "f"."EVENT_TIMESTAMP"
+      ORDER BY "f"."CREATED" DESC NULLS LAST, "f"."CONV_RATE" DESC NULLS LAST, "f"."ACC_RATE" DESC NULLS LAST, "f"."AVG_DAILY_TRIPS" DESC NULLS LAST
     ) = 1
 ), "featsql_0" AS (
   SELECT
@@ -68,31 +68,31 @@ WITH "featsql_entity" AS (
     ON "k"."__featsql_k0" = "r"."__featsql_k0"
 ), "featsql_1_keys" AS (
   SELECT DISTINCT
-    "e"."location_id" AS "__featsql_k0",
-    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
+    "e"."LOCATION_ID" AS "__featsql_k0",
+    CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) AS "__featsql_ts"
   FROM "featsql_entity" AS "e"
 ), "featsql_1_rows" AS (
   SELECT
-    "f"."location_id" AS "__featsql_k0",
-    "f"."event_timestamp" AS "__featsql_fts",
-    "f"."avg_wait" AS "avg_wait"
-  FROM "analytics"."location_stats" AS "f"
+    "f"."LOCATION_ID" AS "__featsql_k0",
+    "f"."EVENT_TIMESTAMP" AS "__featsql_fts",
+    "f"."AVG_WAIT" AS "avg_wait"
+  FROM "ANALYTICS"."LOCATION_STATS" AS "f"
   WHERE
-    "f"."event_timestamp" <= (
+    "f"."EVENT_TIMESTAMP" <= (
       SELECT
         "max"
       FROM "featsql_bounds"
     )
-    AND "f"."event_timestamp" >= (
+    AND "f"."EVENT_TIMESTAMP" >= (
       SELECT
         "min"
       FROM "featsql_bounds"
     ) - INTERVAL '43200 SECOND'
-    AND NOT "f"."location_id" IS NULL
+    AND NOT "f"."LOCATION_ID" IS NULL
   QUALIFY
     ROW_NUMBER() OVER (
-      PARTITION BY "f"."location_id", "f"."event_timestamp"
-      ORDER BY "f"."avg_wait" DESC NULLS LAST
+      PARTITION BY "f"."LOCATION_ID", "f"."EVENT_TIMESTAMP"
+      ORDER BY "f"."AVG_WAIT" DESC NULLS LAST
     ) = 1
 ), "featsql_1" AS (
   SELECT
@@ -114,8 +114,8 @@ SELECT
   "v1"."avg_wait" AS "location_stats__avg_wait"
 FROM "featsql_entity" AS "e"
 LEFT JOIN "featsql_0" AS "v0"
-  ON "e"."driver_id" = "v0"."__featsql_k0"
-  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v0"."__featsql_ts"
+  ON "e"."DRIVER_ID" = "v0"."__featsql_k0"
+  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v0"."__featsql_ts"
 LEFT JOIN "featsql_1" AS "v1"
-  ON "e"."location_id" = "v1"."__featsql_k0"
-  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."event_timestamp" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v1"."__featsql_ts"
+  ON "e"."LOCATION_ID" = "v1"."__featsql_k0"
+  AND CAST(CONVERT_TIMEZONE('UTC', CAST("e"."EVENT_TIMESTAMP" AS TIMESTAMPTZ)) AS TIMESTAMPNTZ) = "v1"."__featsql_ts"
