@@ -159,22 +159,39 @@ def plan_training_set(
                         original_ts_type=original, ts_column=timestamp_column)
 
 
-def _output_columns(query: exp.Query, columns_of_table: Callable[[exp.Table], list[str] | None]) -> list[str] | None:
-    """Column names the entity query returns, from its text or the catalog; None if unknowable."""
+def _output_columns(query: exp.Query, columns_of_table: Callable[[exp.Table], list[str] | None],
+                    ctes: dict[str, exp.Query] | None = None) -> list[str] | None:
+    """Column names the entity query returns, from its text or the catalog; None if unknowable.
+
+    A `*` reads the catalog only when it selects from one real table; over a CTE or a derived
+    table it is that query's columns (which may rename or compute the time column).
+    """
+    if ctes is None:
+        ctes = {c.alias_or_name: c.this for c in query.find_all(exp.CTE)}
+    while isinstance(query, (exp.SetOperation, exp.Subquery)):  # a UNION's columns: its first
+        query = query.this
     if not isinstance(query, exp.Select):
-        first = query.find(exp.Select)
-        return _output_columns(first, columns_of_table) if first is not None else None
+        return None
     names: list[str] = []
     for s in query.selects:
-        if isinstance(s, exp.Star) or (isinstance(s, exp.Column) and isinstance(s.this, exp.Star)):
-            source = query.args.get("from_") or query.args.get("from")
-            tables = list(query.find_all(exp.Table))
-            if source is None or len(tables) != 1 or query.args.get("joins"):
-                return None
-            cols = columns_of_table(tables[0])
-            if cols is None:
-                return None
-            names += cols
-        else:
+        star = s if isinstance(s, exp.Star) else s.this if isinstance(s, exp.Column) else None
+        if not isinstance(star, exp.Star):
             names.append(s.alias_or_name)
+            continue
+        source = query.args.get("from_") or query.args.get("from")
+        if source is None or query.args.get("joins") or any(star.args.get(m) for m in star.args):
+            return None  # several sources, or * EXCLUDE / REPLACE / RENAME
+        source = source.this
+        if isinstance(source, exp.Subquery):
+            cols = _output_columns(source.this, columns_of_table, ctes)
+        elif isinstance(source, exp.Table) and not source.db and source.name in ctes:
+            inner = {k: v for k, v in ctes.items() if k != source.name}  # WITH RECURSIVE
+            cols = _output_columns(ctes[source.name], columns_of_table, inner)
+        elif isinstance(source, exp.Table):
+            cols = columns_of_table(source)
+        else:
+            return None
+        if cols is None:
+            return None
+        names += cols
     return names

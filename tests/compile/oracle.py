@@ -23,14 +23,16 @@ both entity-set forms, and every copy of a duplicated entity row, get the same r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Mapping, Sequence
 
 
-def utc(value: datetime | None) -> datetime | None:
-    """Naive = UTC; aware = converted to UTC. Returns an aware UTC datetime (or None)."""
+def utc(value: datetime | date | None) -> datetime | None:
+    """Naive = UTC; aware = converted to UTC; a date is its midnight UTC. An aware UTC datetime."""
     if value is None:
         return None
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     if value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
     return value.astimezone(timezone.utc)

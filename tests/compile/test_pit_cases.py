@@ -266,6 +266,34 @@ def test_zone_aware_feature_timestamps(engine: Engine, zone: str) -> None:
     run(engine, case, {"conv": [0.0, -1.0, 1.0, None]})
 
 
+@pytest.mark.parametrize("unit", ["s", "ms", "ns"])
+def test_feature_time_units(engine: Engine, unit: str) -> None:
+    """Feature time and created columns of other resolutions than microseconds."""
+    step = timedelta(seconds=1) if unit == "s" else timedelta(milliseconds=1)
+    rows = [fr(1, T - step, 0.1, created=T), fr(1, T, 0.2, created=T - step),
+            fr(1, T, 0.3, created=T), fr(1, T + step, 0.4, created=T)]
+    data = view("stats", rows, created=True).data
+    data = data.cast(pa.schema([f.with_type(pa.timestamp(unit)) if f.name in ("ts", "created") else f
+                                for f in data.schema]))
+    v = ViewData("stats", data, ("driver_id",), ("conv",), created_field="created", ttl=H)
+    case = Case([v], [Request("stats", ("conv",))], ents([er(1, T), er(1, T - US), er(1, T + H)]))
+    run(engine, case, {"conv": [0.3, 0.1, 0.4]})
+
+
+def test_date_typed_feature_time(engine: Engine) -> None:
+    """A daily view keyed by a DATE: the day starts at midnight UTC."""
+    day = timedelta(days=1)
+    rows = [{"driver_id": 1, "day": (T - d * day).date(), "conv": float(d)} for d in (0, 1, 3)]
+    data = pa.Table.from_pylist(rows, schema=pa.schema([("driver_id", pa.int64()),
+                                                         ("day", pa.date32()), ("conv", pa.float64())]))
+    v = ViewData("daily", data, ("driver_id",), ("conv",), timestamp_field="day", ttl=day)
+    midnight = datetime(T.year, T.month, T.day)
+    entity_rows = [er(1, midnight), er(1, midnight - US), er(1, midnight - 2 * day),
+                   er(1, midnight - day - US)]  # day -1 is past, day -3 older than the ttl
+    case = Case([v], [Request("daily", ("conv",))], ents(entity_rows))
+    run(engine, case, {"conv": [0.0, 1.0, 3.0, None]})
+
+
 # -- values ---------------------------------------------------------------------------------------
 
 def test_null_at_the_latest_row_wins(engine: Engine) -> None:
@@ -480,3 +508,35 @@ def test_entity_sql_runs_once(engine: Engine) -> None:
     assert len(got) == 200 and len({r["event_timestamp"] for r in got}) > 10
     want = oracle.expected(oracle_requests(case), got)
     assert [r["conv"] for r in got] == [w["stats"].pick[0] for w in want]
+
+
+def _raw_entities(engine: Engine, case: Case) -> tuple[str, str]:
+    """The entity rows loaded with their time column named label_time: the table's qualified
+    name and its bare name, as DuckDB SQL."""
+    from featsql.sql import table
+
+    raw = case.entities.rename_columns([TAG, "driver_id", "label_time"])
+    rel = engine.write_table(engine.fresh("raw"), raw)
+    bare = sqlglot.exp.to_identifier(rel.identifier, quoted=True).sql(dialect="duckdb")
+    return table(rel).sql(dialect="duckdb"), bare
+
+
+def test_entity_sql_columns_from_derived_tables(engine: Engine) -> None:
+    """`select *` over a derived table or a CTE has that query's columns, not its table's."""
+    case = conv_case([fr(1, T - H, 0.1)], [er(1, T)])
+    defs = load(engine, case)
+    raw, bare = _raw_entities(engine, case)
+    renamed = f"select {TAG}, driver_id, label_time as event_timestamp from {raw}"
+    # The last one names its CTE as the table it reads: no catalog lookup for that name.
+    for sql in [f"select * from ({renamed}) as s", f"with s as ({renamed}) select * from s",
+                f"with {bare} as ({renamed}) select * from {bare}"]:
+        job = plan(engine, case, defs, sqlglot.transpile(sql, read="duckdb", write=engine.dialect)[0],
+                   open_warehouse=engine.open_warehouse)
+        got = _names(engine, job.to_arrow())
+        assert got.column("conv").to_pylist() == [0.1], sql
+    for sql in [f"select * from (select {TAG}, driver_id from {raw}) as s",
+                f"with s as (select driver_id, label_time from {raw}) select * from s",
+                f"select * from {raw} union all select * from {raw}"]:
+        with pytest.raises(FeatsqlError, match="entity SQL is missing column 'event_timestamp'"):
+            plan(engine, case, defs, sqlglot.transpile(sql, read="duckdb", write=engine.dialect)[0],
+                 open_warehouse=_no_warehouse)

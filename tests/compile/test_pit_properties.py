@@ -64,9 +64,10 @@ def feature_rows(draw, kind: str, created: bool) -> list[dict]:
     for _ in range(draw(st.integers(0, 25))):
         ts = draw(times())
         row = {**draw(key_values(kind, extra=False)), "ts": ts}
-        if created:
-            lag = draw(st.sampled_from([0, 0, 1, 2, 5]))
-            row["created"] = ts + lag * STEP + draw(st.sampled_from([0, 0, 1])) * US
+        if created:  # sometimes NULL: the least created time
+            lag = draw(st.sampled_from([0, 0, 1, 2, 5, None]))
+            jitter = draw(st.sampled_from([0, 0, 1])) * US
+            row["created"] = None if lag is None else ts + lag * STEP + jitter
         row["f_int"] = draw(st.one_of(st.none(), st.integers(-3, 3)))
         row["f_float"] = draw(st.one_of(st.none(), st.sampled_from([0.0, -1.5, 0.25, 1e300])))
         row["f_str"] = draw(st.one_of(st.none(), st.sampled_from(["", "a", "ab", "b"])))
@@ -91,7 +92,7 @@ def views(draw, name: str, kind: str) -> ViewData:
     for r in rows:
         if tz:
             r["ts"] = r["ts"].replace(tzinfo=timezone.utc)
-        if created and created_tz:
+        if created and created_tz and r["created"] is not None:
             r["created"] = r["created"].replace(tzinfo=timezone.utc)
     data = pa.Table.from_pylist(rows, schema=pa.schema(fields))
     ttl = draw(st.sampled_from([None, None, 0, 1800, 3600, 5400, 86400]))
