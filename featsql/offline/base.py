@@ -153,8 +153,26 @@ class Warehouse:
             self.drop_upload(staged)
         return target
 
+    # The live connection (DB-API style, with .close()), opened lazily by each subclass's `con`.
+    _con: Any = None
+
     def close(self) -> None:
-        pass
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+    @staticmethod
+    def columns_query(relation: Relation) -> exp.Select:
+        """information_schema lookup of a relation's columns, in order (ANSI; most warehouses)."""
+        conds = [("table_name", relation.identifier)]
+        if relation.schema_name:
+            conds.append(("table_schema", relation.schema_name))
+        if relation.database:
+            conds.append(("table_catalog", relation.database))
+        where = exp.and_(*(exp.column(c).eq(exp.Literal.string(v)) for c, v in conds))
+        return (exp.select("column_name", "data_type")
+                .from_(exp.table_("columns", db="information_schema"))
+                .where(where).order_by("ordinal_position"))
 
     def __enter__(self) -> Warehouse:
         return self

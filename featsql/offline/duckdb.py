@@ -40,19 +40,7 @@ class DuckDBWarehouse(Warehouse):
         return self._con
 
     def columns(self, relation: Relation) -> dict[str, str] | None:
-        conds = [("table_name", relation.identifier)]
-        if relation.schema_name:
-            conds.append(("table_schema", relation.schema_name))
-        if relation.database:
-            conds.append(("table_catalog", relation.database))
-        where = exp.and_(*(exp.column(c).eq(exp.Literal.string(v)) for c, v in conds))
-        query = (
-            exp.select("column_name", "data_type")
-            .from_("information_schema.columns")
-            .where(where)
-            .order_by("ordinal_position")
-        )
-        rows = self.con.execute(query.sql(dialect=self.dialect)).fetchall()
+        rows = self.con.execute(self.sql(self.columns_query(relation))).fetchall()
         return {name: dtype for name, dtype in rows} or None
 
     def query_arrow(self, sql: str) -> pa.Table:
@@ -71,7 +59,3 @@ class DuckDBWarehouse(Warehouse):
     def drop_upload(self, table: exp.Table) -> None:
         self.con.unregister(table.name)
 
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None

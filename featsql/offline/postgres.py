@@ -137,22 +137,9 @@ class PostgresWarehouse(Warehouse):
             self._con = con
         return self._con
 
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
-
     # -- catalog -------------------------------------------------------------------------------
     def columns(self, relation: Relation) -> dict[str, str] | None:
-        conds = [("table_name", relation.identifier)]
-        if relation.schema_name:
-            conds.append(("table_schema", relation.schema_name))
-        if relation.database:
-            conds.append(("table_catalog", relation.database))
-        where = exp.and_(*(exp.column(c).eq(exp.Literal.string(v)) for c, v in conds))
-        query = (exp.select("column_name", "data_type")
-                 .from_(exp.table_("columns", db="information_schema"))
-                 .where(where).order_by("ordinal_position"))
+        query = self.columns_query(relation)
         with self.con.cursor() as cur:
             rows = cur.execute(self.sql(query)).fetchall()
         return {name: dtype for name, dtype in rows} or None

@@ -68,11 +68,6 @@ class SnowflakeWarehouse(Warehouse):
             self._con = con
         return self._con
 
-    def close(self) -> None:
-        if self._con is not None:
-            self._con.close()
-            self._con = None
-
     def columns(self, relation: Relation) -> dict[str, str] | None:
         """information_schema of the relation's database. A lower-case name dbt gave also matches
         the upper-case one Snowflake stored for it unquoted; such names come back lower case."""
