@@ -47,38 +47,6 @@ class ViewProgress:
 
 
 class Elapsed:
-    """A live 'what: 3.2s' line on a terminal while one long call runs; silent when piped."""
-
-    def __init__(self, what: str, out: IO[str] | None = None):
-        import threading
-
-        self.what = what
-        self.out = out or sys.stderr
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def _loop(self) -> None:
-        started = time.monotonic()
-        tick = 0
-        while not self._stop.wait(0.1):
-            tick += 1
-            self.out.write(f"\r\x1b[2K{_SPIN[tick % 4]} {self.what}: {time.monotonic() - started:.1f}s")
-            self.out.flush()
-
-    def __enter__(self) -> "Elapsed":
-        if self.out.isatty():
-            self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-            self.out.write("\r\x1b[2K")
-            self.out.flush()
-
-
-class Elapsed:
     """`with Elapsed("building training set"):` a live elapsed-time line on a terminal, then a
     one-line timing on stderr; silent when piped (the command's own output says what it did)."""
 

@@ -19,8 +19,6 @@ from featsql.sql import parse_table_name
 if TYPE_CHECKING:
     import pandas as pd
 
-    from featsql.offline.base import Warehouse
-
 
 def _required_columns(requests: list[ViewRequest], ts_column: str) -> list[str]:
     cols = [ts_column]
@@ -54,6 +52,10 @@ def entity_arrow(df: Any, requests: list[ViewRequest], ts_column: str) -> tuple[
             utc = pc.cast(ts, pa.timestamp("us"))
         except pa.ArrowInvalid:
             raise FeatsqlError(f"entity DataFrame: column '{ts_column}' is {original}, not a timestamp") from None
+    if utc.type.unit == "ns":
+        # Warehouses keep microseconds and round finer times, which could move t past a feature
+        # row stamped up to 0.5 us after it; floored, no row after t ever qualifies.
+        utc = pc.floor_temporal(utc, unit="microsecond")
     data = data.set_column(data.column_names.index(ts_column), ts_column, utc)
     data = data.append_column(ROW, pa.array(range(data.num_rows), pa.int64()))
     return data, original
