@@ -216,8 +216,8 @@ def child_redis_floor(spec: dict) -> dict:
         keys.append(k)
         if len(keys) >= 1000:
             break
-    if len(keys) < 100:
-        raise RuntimeError(f"redis db {REDIS_DB} has only {len(keys)} keys; materialize first")
+    if not keys:
+        raise RuntimeError(f"redis db {REDIS_DB} is empty; materialize first")
     fields = r.hkeys(keys[0])  # Feast hash layout: 8 mmh3(feature) fields + _ts:<fv>
     rng = np.random.default_rng(7)
     res = {"fields_per_key": len(fields)}
@@ -261,23 +261,50 @@ def child_main(spec_json: str) -> int:
 # Parent side (no feast import; only orchestrates children)
 # --------------------------------------------------------------------------------------------
 
+def _oom_first() -> None:
+    # Runs in the child before exec: make the benchmark child the OOM killer's first choice so a
+    # blow-up (Feast's file store needs ~22 GB at the default size) never takes other processes.
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+
+
+def _rss_of(pid: int) -> float:
+    """Current RSS of pid in MiB from /proc (0 if gone); used only for the --max-rss-gb guard."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+MAX_RSS_MB = 0.0  # set from --max-rss-gb
+
+
 def run_child(spec: dict, work: str, tag: str, timeout: float) -> dict:
     """Run one op in a fresh process; return its result dict plus wall_s / peak_rss_mb."""
+    max_rss_mb = MAX_RSS_MB
     spec = dict(spec, result=os.path.join(work, f"{tag}.result.json"))
     logpath = os.path.join(work, f"{tag}.log")
     if os.path.exists(spec["result"]):
         os.remove(spec["result"])
     with open(logpath, "w") as logf:
         p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--_child", json.dumps(spec)],
-                             stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+                             stdout=logf, stderr=subprocess.STDOUT, start_new_session=True,
+                             preexec_fn=_oom_first)
         t0 = time.perf_counter()
-        timed_out = False
+        killed = None
         while True:
             pid, status, ru = os.wait4(p.pid, os.WNOHANG)
             if pid == p.pid:
                 break
             if time.perf_counter() - t0 > timeout:
-                timed_out = True
+                killed = f"timeout after {timeout:.0f}s"
+            elif max_rss_mb and _rss_of(p.pid) > max_rss_mb:
+                killed = f"RSS above --max-rss-gb ({max_rss_mb / 1024:.1f} GiB)"
+            if killed:
                 os.killpg(p.pid, signal.SIGKILL)  # the child's own session/group
                 pid, status, ru = os.wait4(p.pid, 0)
                 break
@@ -288,10 +315,11 @@ def run_child(spec: dict, work: str, tag: str, timeout: float) -> dict:
     if os.path.exists(spec["result"]):
         with open(spec["result"]) as f:
             out = json.load(f)
-    if timed_out:
-        out = {"ok": False, "error": f"timeout after {timeout:.0f}s"}
+    if killed:
+        out = {"ok": False, "error": f"killed: {killed}"}
     elif not out.get("ok") and "error" not in out:
-        out["error"] = f"child exited {p.returncode} without a result (OOM-killed?)"
+        out["error"] = f"child exited {p.returncode} without a result" + (
+            " (SIGKILL: probably the kernel OOM killer)" if p.returncode == -signal.SIGKILL else "")
     if not out.get("ok"):
         with open(logpath) as f:
             out["log_tail"] = f.read()[-1500:]
@@ -445,8 +473,13 @@ def main(argv=None) -> int:
     p.add_argument("--materialize-offline", default="file", choices=["file", "duckdb"],
                    help="offline store that materialize reads through (default: file)")
     p.add_argument("--timeout", type=float, default=1800, help="per child process, seconds")
+    p.add_argument("--max-rss-gb", type=float, default=0,
+                   help="kill a child whose RSS exceeds this (0 = no limit; the child is always "
+                        "the OOM killer's first victim anyway)")
     p.add_argument("--dump-dir", help="write the first training output of each engine here (parquet)")
     args = p.parse_args(argv)
+    global MAX_RSS_MB
+    MAX_RSS_MB = args.max_rss_gb * 1024
     args.data = os.path.abspath(args.data)
     args.work = os.path.abspath(args.work)
     os.makedirs(args.work, exist_ok=True)
@@ -462,7 +495,11 @@ def main(argv=None) -> int:
     except Exception:  # noqa: BLE001
         feast_version = None
     t0 = time.perf_counter()
-    results = {"training": task_training, "materialize": task_materialize, "online": task_online}[args.task](args)
+    try:
+        results = {"training": task_training, "materialize": task_materialize,
+                   "online": task_online}[args.task](args)
+    except RuntimeError as e:  # a repo setup failed: still print one JSON object
+        results = [{"engine": None, "task": args.task, "error": str(e)[:2000]}]
     out = {"feast_version": feast_version, "task": args.task, "data": args.data,
            "meta": {k: meta.get(k) for k in ("preset", "entities", "rows", "entity_rows")},
            "total_s": round(time.perf_counter() - t0, 1), "results": results}
