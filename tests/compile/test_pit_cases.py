@@ -197,6 +197,19 @@ def test_entity_columns_pass_through_first(engine: Engine) -> None:
     run(engine, case, {"conv": [0.1, 0.1]})
 
 
+def test_entity_column_names_that_need_quoting(engine: Engine) -> None:
+    if engine.warehouse == "snowflake":
+        pytest.skip("fakesnow's write_pandas creates its table with unquoted names")
+    schema = pa.schema([("Origin ID", pa.int64()), ("event_timestamp", NAIVE),
+                        ('we"ird', pa.string()), ("select", pa.int64())])
+    data = entities([{"Origin ID": 1, "event_timestamp": T, 'we"ird': "x", "select": 1},
+                     {"Origin ID": 2, "event_timestamp": T, 'we"ird': None, "select": None}], schema)
+    locations = view("locations", [{"location_id": 1, "ts": T - H, "conv": 0.5}],
+                     keys={"location_id": pa.int64()})
+    case = Case([locations], [Request("locations", ("conv",), "o", {"location_id": "Origin ID"})], data)
+    run(engine, case, {"conv": [0.5, None]})
+
+
 def test_custom_timestamp_column(engine: Engine) -> None:
     data = entities([{"driver_id": 1, "label_time": T}, {"driver_id": 1, "label_time": T - 2 * H}],
                     pa.schema([("driver_id", pa.int64()), ("label_time", NAIVE)]))
@@ -540,3 +553,20 @@ def test_entity_sql_columns_from_derived_tables(engine: Engine) -> None:
         with pytest.raises(FeatsqlError, match="entity SQL is missing column 'event_timestamp'"):
             plan(engine, case, defs, sqlglot.transpile(sql, read="duckdb", write=engine.dialect)[0],
                  open_warehouse=_no_warehouse)
+
+
+def test_sub_microsecond_entity_times_never_see_later_rows(engine: Engine) -> None:
+    """A nanosecond entity time is floored to the microsecond warehouses compare in (rounding
+    could move it past a feature row stamped after it); the returned time is floored too."""
+    import pandas as pd
+
+    rows = [fr(1, T - US, 0.05), fr(1, T, 0.1), fr(1, T + US, 0.2)]
+    half = pd.Timedelta(nanoseconds=500)
+    sent = [pd.Timestamp(T) + half, pd.Timestamp(T) - half, pd.Timestamp(T) + 2 * half]
+    data = entities([er(1, t) for t in sent],
+                    pa.schema([("driver_id", pa.int64()), ("event_timestamp", pa.timestamp("ns"))]))
+    case = Case([view("stats", rows, ttl=H)], [Request("stats", ("conv",))], data)
+    got = _names(engine, plan(engine, case, load(engine, case), entity_frame(data)).to_arrow())
+    assert got.column("conv").to_pylist() == [0.1, 0.05, 0.2]
+    back = [pd.Timestamp(t) for t in got.column("event_timestamp").to_pylist()]
+    assert back == [pd.Timestamp(T) + k * pd.Timedelta(microseconds=1) for k in (0, -1, 1)]
