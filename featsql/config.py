@@ -93,6 +93,31 @@ def _env_var(name: str, default: Any = None) -> str:
     raise _MissingEnv(name)
 
 
+def _as_bool(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _as_native(value: Any) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(str(value))
+    except (ValueError, SyntaxError):
+        return value
+
+
+def _as_number(value: Any) -> int | float:
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+# dbt's type filters; the rendered text is then validated (and coerced) by the config models.
+_DBT_FILTERS = {"as_text": str, "as_bool": _as_bool, "as_native": _as_native, "as_number": _as_number}
+
+
 def render_env(value: Any, where: str = "") -> Any:
     """Render `{{ env_var('X', 'default') }}` in every string, recursively, like dbt."""
     if isinstance(value, dict):
@@ -104,6 +129,7 @@ def render_env(value: Any, where: str = "") -> Any:
     import jinja2
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters.update(_DBT_FILTERS)  # `{{ env_var('PORT') | as_number }}` works as in dbt
     try:
         return env.from_string(value).render(env_var=_env_var)
     except _MissingEnv as e:

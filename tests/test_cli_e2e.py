@@ -6,9 +6,12 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.support import edit_schema, featsql, view_meta
+
+pytestmark = pytest.mark.slow  # real subprocesses: dbt's import alone is ~2 s per command
 
 VIEWS = ["driver_hourly_stats", "location_stats"]
 TABLES = {f"driver_ranking__{v}" for v in VIEWS}

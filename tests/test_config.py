@@ -67,6 +67,15 @@ def test_env_var_renders_in_every_string(tmp_path: Path, monkeypatch: pytest.Mon
     assert config.online_store.key_ttl_seconds == 3600
 
 
+def test_dbt_type_filters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FS_TTL", "60")
+    write(tmp_path, "project: p\nonline_store:\n  type: redis\n"
+                    "  key_ttl_seconds: \"{{ env_var('FS_TTL') | as_number }}\"\n"
+                    "registry: \"{{ env_var('FS_REG', 'r.json') | as_text }}\"\n")
+    config = load_config(tmp_path)
+    assert config.online_store.key_ttl_seconds == 60 and config.registry == "r.json"
+
+
 def test_render_env_leaves_non_templates_alone() -> None:
     assert render_env({"a": [1, "x", {"b": None}], "c": True}) == {"a": [1, "x", {"b": None}], "c": True}
 

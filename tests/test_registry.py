@@ -128,6 +128,13 @@ def test_a_corrupt_file_is_a_clear_error(registry: FileRegistry) -> None:
         registry.load()
 
 
+def test_a_json_file_that_is_not_a_registry(registry: FileRegistry) -> None:
+    registry.path.parent.mkdir(parents=True)
+    registry.path.write_text("[1, 2]")
+    with pytest.raises(FeatsqlError, match=r"registry.json: not a featsql registry"):
+        registry.load()
+
+
 def test_delete(registry: FileRegistry) -> None:
     apply(registry, defs(view()))
     assert registry.delete() is True

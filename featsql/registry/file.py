@@ -29,6 +29,8 @@ class FileRegistry(Registry):
             raw = json.loads(self.path.read_text())
         except json.JSONDecodeError as e:
             raise FeatsqlError(f"{self.path}: registry is not valid JSON: {e}") from None
+        if not isinstance(raw, dict):
+            raise FeatsqlError(f"{self.path}: not a featsql registry (expected a JSON object)")
         if raw.get("project") != self.project:
             raise FeatsqlError(
                 f"{self.path}: registry belongs to project '{raw.get('project')}', "
