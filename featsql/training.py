@@ -37,8 +37,10 @@ def _check_columns(have: list[str], requests: list[ViewRequest], ts_column: str,
                            f" it has {', '.join(have) or 'no columns'}")
 
 
-def entity_arrow(df: Any, requests: list[ViewRequest], ts_column: str) -> tuple[pa.Table, pa.DataType]:
-    """The entity DataFrame as Arrow with its time column as naive UTC and a row id appended."""
+def entity_arrow(df: Any, requests: list[ViewRequest],
+                 ts_column: str) -> tuple[pa.Table, pa.ChunkedArray]:
+    """The entity DataFrame as Arrow with its time column as naive UTC and a row id appended;
+    and the time column as it was given."""
     data = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
     _check_columns(data.column_names, requests, ts_column, "entity DataFrame")
     original = data.schema.field(ts_column).type
@@ -58,7 +60,7 @@ def entity_arrow(df: Any, requests: list[ViewRequest], ts_column: str) -> tuple[
         utc = pc.floor_temporal(utc, unit="microsecond")
     data = data.set_column(data.column_names.index(ts_column), ts_column, utc)
     data = data.append_column(ROW, pa.array(range(data.num_rows), pa.int64()))
-    return data, original
+    return data, ts
 
 
 @dataclass
@@ -71,6 +73,8 @@ class RetrievalJob:
     upload: pa.Table | None = None
     upload_name: str | None = None
     original_ts_type: pa.DataType | None = None
+    # The DataFrame's own time column: rows come back in its order, so it is put back as given.
+    original_ts: pa.ChunkedArray | None = None
     ts_column: str = "event_timestamp"
     progress: Callable[[str], None] | None = None
 
@@ -107,10 +111,12 @@ class RetrievalJob:
         return target.sql(dialect=self.caps.name)
 
     def _restore_ts(self, table: pa.Table) -> pa.Table:
-        """Give an uploaded DataFrame's time column back its own type (zone included)."""
+        """Give an uploaded DataFrame's time column back as it was given (zone, unit, strings)."""
         if self.original_ts_type is None or self.ts_column not in table.column_names:
             return table
         i = table.column_names.index(self.ts_column)
+        if self.original_ts is not None and len(self.original_ts) == table.num_rows:
+            return table.set_column(i, self.ts_column, self.original_ts)
         column = table.column(i)
         original = self.original_ts_type
         if pa.types.is_timestamp(original) and original.tz:
@@ -158,7 +164,8 @@ def plan_training_set(
         entity.min_ts = entity.max_ts = None
     q = compile_pit(caps, entity, requests, full_feature_names, filter_by_created_timestamp)
     return RetrievalJob(caps, q, open_warehouse, upload=data, upload_name=name,
-                        original_ts_type=original, ts_column=timestamp_column)
+                        original_ts_type=original.type, original_ts=original,
+                        ts_column=timestamp_column)
 
 
 def _output_columns(query: exp.Query, columns_of_table: Callable[[exp.Table], list[str] | None],

@@ -485,6 +485,23 @@ def test_entity_time_units(engine: Engine, unit: str) -> None:
     run(engine, case, {"conv": [0.1, 0.2, 0.3, None]})
 
 
+@pytest.mark.parametrize("stamps", [
+    ["2024-03-10 12:00:00", "2024-03-10T10:59:59"],
+    [datetime(2024, 3, 10).date(), datetime(2024, 3, 11).date()],
+])
+def test_entity_time_column_comes_back_as_given(engine: Engine, stamps: list[Any]) -> None:
+    """Strings and dates are read as naive UTC times and returned untouched."""
+    import pandas as pd
+
+    rows = [fr(1, T - H, 0.1), fr(1, datetime(2024, 3, 9, 23), 0.0)]
+    frame = pd.DataFrame({"driver_id": [1, 1], "event_timestamp": stamps})
+    case = Case([view("stats", rows)], [Request("stats", ("conv",))], ents([]))
+    got = _names(engine, plan(engine, case, load(engine, case), frame).to_arrow())
+    assert got.column("conv").to_pylist() == ([0.1, 0.0] if isinstance(stamps[0], str) else [0.0, 0.1])
+    if not engine.fold_case:
+        assert got.column("event_timestamp").to_pylist() == stamps
+
+
 def _entity_table_name(engine: Engine, case: Case) -> str:
     """The entity rows loaded as a table; its name as DuckDB SQL (transpiled per engine after)."""
     query = sqlglot.parse_one(entity_sql(engine, case.entities), read=engine.dialect)
@@ -557,7 +574,7 @@ def test_entity_sql_columns_from_derived_tables(engine: Engine) -> None:
 
 def test_sub_microsecond_entity_times_never_see_later_rows(engine: Engine) -> None:
     """A nanosecond entity time is floored to the microsecond warehouses compare in (rounding
-    could move it past a feature row stamped after it); the returned time is floored too."""
+    could move it past a feature row stamped after it); it comes back as sent."""
     import pandas as pd
 
     rows = [fr(1, T - US, 0.05), fr(1, T, 0.1), fr(1, T + US, 0.2)]
@@ -568,5 +585,5 @@ def test_sub_microsecond_entity_times_never_see_later_rows(engine: Engine) -> No
     case = Case([view("stats", rows, ttl=H)], [Request("stats", ("conv",))], data)
     got = _names(engine, plan(engine, case, load(engine, case), entity_frame(data)).to_arrow())
     assert got.column("conv").to_pylist() == [0.1, 0.05, 0.2]
-    back = [pd.Timestamp(t) for t in got.column("event_timestamp").to_pylist()]
-    assert back == [pd.Timestamp(T) + k * pd.Timedelta(microseconds=1) for k in (0, -1, 1)]
+    if not engine.fold_case:  # fakesnow's upper-case names: RetrievalJob cannot restore it
+        assert got.column("event_timestamp").to_pylist() == sent
