@@ -8,7 +8,15 @@ come back exactly once, its own columns unchanged and first, then the features i
 each equal to the oracle's.
 
 Engines plug in by name (`ENGINES`), opened through tests/engines.py (the warehouse tests'
-engines); servers that do not answer skip, or fail with FEATSQL_REQUIRE_SERVICES=1.
+engines); servers that do not answer skip, or fail with FEATSQL_REQUIRE_SERVICES=1:
+
+    duckdb          DuckDB's native ASOF plan
+    duckdb-window   the sort-based window plan (PostgreSQL's capabilities) run on DuckDB
+    postgres        the window plan on the PostgreSQL server
+    snowflake       Snowflake's SQL in the window plan, on fakesnow
+    snowflake-asof  Snowflake's native ASOF plan on fakesnow, its join spelled as DuckDB's
+
+Run one: `pytest tests/compile -k "duckdb-window"`.
 """
 from __future__ import annotations
 

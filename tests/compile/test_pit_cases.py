@@ -587,3 +587,24 @@ def test_sub_microsecond_entity_times_never_see_later_rows(engine: Engine) -> No
     assert got.column("conv").to_pylist() == [0.1, 0.05, 0.2]
     if not engine.fold_case:  # fakesnow's upper-case names: RetrievalJob cannot restore it
         assert got.column("event_timestamp").to_pylist() == sent
+
+
+@pytest.mark.parametrize("form", ["df", "sql"])
+def test_to_table_holds_the_same_rows(engine: Engine, form: str) -> None:
+    """job.to_table builds the training set in the warehouse: the rows to_arrow returns."""
+    from featsql.sql import table
+    from tests.engines import relation_in
+
+    rows = [fr(1, T - H, 0.1), fr(2, T - 2 * H, None), fr(2, T - 3 * H, 0.3)]
+    case = conv_case(rows, [er(1, T), er(2, T), er(2, T - 2.5 * H), er(3, T), er(1, T)], ttl=2 * H)
+    defs = load(engine, case)
+    entity = entity_frame(case.entities) if form == "df" else entity_sql(engine, case.entities)
+    job = plan(engine, case, defs, entity)
+    name = table(relation_in(engine.wh, engine.fresh("train"))).sql(dialect=engine.wh.dialect)
+    job.to_table(name)
+    built = _names(engine, engine.wh.query_arrow(f"SELECT * FROM {name}"))
+    fetched = _names(engine, job.to_arrow())
+    for got in (built, fetched):
+        assert sorted(got.column(TAG).to_pylist()) == [0, 1, 2, 3, 4]
+        assert dict(zip(got.column(TAG).to_pylist(), got.column("conv").to_pylist())) == {
+            0: 0.1, 1: None, 2: 0.3, 3: None, 4: 0.1}
