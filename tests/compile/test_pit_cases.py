@@ -411,6 +411,17 @@ def test_filter_by_created_timestamp(engine: Engine) -> None:
     run(engine, ttl_case, {"conv": [0.1, None, None, None, 0.3]})
 
 
+def test_filter_by_created_timestamp_and_null_created(engine: Engine) -> None:
+    """Known-at: a row with no created time is not known to exist by t, so it does not qualify
+    (SQL's `created <= t`); without the filter it is the least recent version."""
+    rows = [fr(1, T - 2 * H, 0.2, created=T - 2 * H), fr(1, T - H, 0.1, created=None),
+            fr(2, T - H, 0.3, created=None)]
+    for known_at, expect in [(True, [0.2, None]), (False, [0.1, 0.3])]:
+        case = conv_case(rows, [er(1, T), er(2, T)], created=True,
+                         filter_by_created_timestamp=known_at)
+        run(engine, case, {"conv": expect})
+
+
 def test_filter_by_created_timestamp_without_created_column(engine: Engine) -> None:
     rows = [fr(1, T - h * H, float(h)) for h in (1, 2)]
     run(engine, conv_case(rows, [er(1, T)], filter_by_created_timestamp=True), {"conv": [1.0]})
