@@ -37,6 +37,17 @@ def _check_columns(have: list[str], requests: list[ViewRequest], ts_column: str,
                            f" it has {', '.join(have) or 'no columns'}")
 
 
+def _check_clashes(have: list[str], requests: list[ViewRequest], full: bool, what: str) -> None:
+    """An entity column named like an output feature column would come back twice."""
+    for r in requests:
+        for f in r.features:
+            out = r.output_name(f, full)
+            if out in have:
+                raise FeatsqlError(
+                    f"{what} has a column '{out}', the name of requested feature '{r.name}:{f}';"
+                    " rename or drop it" + ("" if full else ", or use full feature names"))
+
+
 def entity_arrow(df: Any, requests: list[ViewRequest],
                  ts_column: str) -> tuple[pa.Table, pa.ChunkedArray]:
     """The entity DataFrame as Arrow with its time column as naive UTC and a row id appended;
@@ -149,10 +160,12 @@ def plan_training_set(
         have = _output_columns(query, columns_of_table)
         if have is not None:
             _check_columns(have, requests, timestamp_column, "entity SQL")
+            _check_clashes(have, requests, full_feature_names, "entity SQL")
         entity = EntitySet(source=query, timestamp_column=timestamp_column)
         q = compile_pit(caps, entity, requests, full_feature_names, filter_by_created_timestamp)
         return RetrievalJob(caps, q, open_warehouse, ts_column=timestamp_column)
     data, original = entity_arrow(entity_df, requests, timestamp_column)
+    _check_clashes(data.column_names, requests, full_feature_names, "entity DataFrame")
     name = f"featsql_entity_{uuid.uuid4().hex[:12]}"
     bounds = pc.min_max(data.column(timestamp_column)).as_py() if data.num_rows else {}
     entity = EntitySet(

@@ -475,6 +475,19 @@ def test_missing_entity_columns_fail_before_warehouse_work(engine: Engine, missi
         plan(engine, case, defs, entity_sql(engine, data), open_warehouse=_no_warehouse)
 
 
+def test_entity_column_named_like_a_feature_is_an_error(engine: Engine) -> None:
+    """It would come back twice; full names sidestep it (the output is stats__conv)."""
+    case = conv_case([fr(1, T, 0.1)], [er(1, T)])
+    defs = load(engine, case)
+    data = case.entities.append_column("conv", pa.array([0.5]))
+    message = r"entity DataFrame has a column 'conv', the name of requested feature 'stats:conv'"
+    with pytest.raises(FeatsqlError, match=message):
+        plan(engine, case, defs, entity_frame(data), open_warehouse=_no_warehouse)
+    with pytest.raises(FeatsqlError, match=message.replace("DataFrame", "SQL")):
+        plan(engine, case, defs, "select driver_id, event_timestamp, 1 as conv from t",
+             open_warehouse=_no_warehouse)
+
+
 def test_mapped_join_key_missing_names_the_alias(engine: Engine) -> None:
     data = ents([{"location_id": 1, "event_timestamp": T}], keys={"location_id": pa.int64()})
     case = Case([_locations()], ORIGIN_DESTINATION[:1], data)
