@@ -24,6 +24,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 FEATURES = [f"f{i}" for i in range(8)]
 TTL_S = 7 * 86400
+MEMORY_LIMIT = os.environ.get("FEATSQL_BENCH_MEMORY_LIMIT", "")
 
 FLOOR_SQL = """
 with f as (
@@ -69,8 +70,9 @@ def worker(engine: str, db: str, data: Path, repeat: int) -> dict:
     from featsql.refs import resolve
     from featsql.training import plan_training_set
 
-    class Creds:
+    class Creds:  # as dbt-duckdb's profile gives them (`settings:` in profiles.yml)
         path = db
+        settings = {"memory_limit": MEMORY_LIMIT} if MEMORY_LIMIT else {}
 
     view = _view()
     requests = resolve([f"driver_hourly_stats:{f}" for f in FEATURES],
@@ -82,7 +84,7 @@ def worker(engine: str, db: str, data: Path, repeat: int) -> dict:
         if engine == "duckdb-asof-floor":
             cols = ", ".join(f"case when f.event_timestamp >= e.event_timestamp - interval {TTL_S} second "
                              f"then f.{c} end as {c}" for c in FEATURES)
-            with duckdb.connect(db) as con:
+            with duckdb.connect(db, config=dict(Creds.settings)) as con:
                 out = con.sql(FLOOR_SQL.format(cols=cols)).to_arrow_table()
         else:
             entity = entity_df if engine == "featsql-dataframe" else "select * from entities"
@@ -117,10 +119,20 @@ def main() -> int:
     p.add_argument("--data", default=str(HERE / "data" / "default"))
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--no-feast", action="store_true", help="skip Feast (no bench/.venv-feast)")
+    p.add_argument("--feast-repeat", type=int, default=1,
+                   help="runs per Feast engine (its file store takes minutes and ~20 GB at default size)")
+    p.add_argument("--feast-engines", nargs="*", default=["feast-duckdb", "feast-file"])
+    p.add_argument("--memory-limit", default="",
+                   help="DuckDB memory_limit for featsql and the floor, as `settings:` in a dbt-duckdb "
+                        "profile would set it (e.g. 1GB)")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--db", help=argparse.SUPPRESS)
     args = p.parse_args()
     data = Path(args.data).resolve()
+    if args.memory_limit:
+        os.environ["FEATSQL_BENCH_MEMORY_LIMIT"] = args.memory_limit  # children inherit it
+        global MEMORY_LIMIT
+        MEMORY_LIMIT = args.memory_limit
     if args.worker:
         print(json.dumps(worker(args.worker, args.db, data, args.repeat)))
         return 0
@@ -138,21 +150,21 @@ def main() -> int:
         feast_py = HERE / ".venv-feast" / "bin" / "python"
         if not args.no_feast and feast_py.is_file():
             out = subprocess.run([str(feast_py), str(HERE / "feast_side.py"), "--data", str(data), "--task",
-                                  "training", "--work", work, "--repeat", str(args.repeat)],
+                                  "training", "--work", work, "--repeat", str(args.feast_repeat),
+                                  "--engines", *args.feast_engines, "--max-rss-gb", "20"],
                                  capture_output=True, text=True, timeout=7200)
-            if out.returncode == 0:
-                for r in json.loads(out.stdout.strip().splitlines()[-1])["results"]:
-                    results.append(r)
-            else:
+            try:  # one JSON object, also when an engine failed or was killed (then it has "error")
+                results += json.loads(out.stdout.strip().splitlines()[-1])["results"]
+            except (IndexError, ValueError, KeyError):
                 print(f"feast failed:\n{out.stderr[-2000:]}", file=sys.stderr)
     base = next(r for r in results if r["engine"] == "featsql-sql")
     print(f"\nTraining set on {data.name}: median of {args.repeat}, peak RSS per process\n")
-    print(f"{'engine':<22}{'median s':>10}{'peak MB':>10}{'rows':>12}{'vs featsql-sql':>16}")
+    print(f"{'engine':<22}{'median s':>10}{'peak MB':>10}{'rows':>12}{'time / featsql-sql':>20}")
     for r in results:
         t = r.get("median_s")
         ratio = f"{t / base['median_s']:.2f}x" if t else "-"
         t_txt = f"{t:.3f}" if t else str(r.get("error", "failed"))[:10]
-        print(f"{r['engine']:<22}{t_txt:>10}{r.get('peak_rss_mb', 0):>10.0f}{r.get('rows', 0):>12,}{ratio:>16}")
+        print(f"{r['engine']:<22}{t_txt:>10}{r.get('peak_rss_mb', 0):>10.0f}{r.get('rows', 0):>12,}{ratio:>20}")
     return 0
 
 
