@@ -62,6 +62,14 @@ def _changed_fields(old: dict, new: dict) -> list[str]:
     return out
 
 
+_ONLINE_SHAPE = ("features", "entities", "join_key_types", "relation", "timestamp_field",
+                 "created_timestamp_field", "latest_table")
+
+
+def _reshapes_online_rows(fields: list[str]) -> bool:
+    return any(f.split(" ")[0] in _ONLINE_SHAPE for f in fields if f != "features order")
+
+
 def make_plan(current: RegistryState, wanted: Definitions) -> Plan:
     """Diff the registry against freshly built definitions; bump versions of changed objects."""
     new = RegistryState(project=current.project, watermarks=dict(current.watermarks))
@@ -75,8 +83,13 @@ def make_plan(current: RegistryState, wanted: Definitions) -> Plan:
                 changes.append(Change(kind, name, "added"))
                 new.objects[kind][name] = Registered(1, spec)
             elif old.spec != spec:
-                changes.append(Change(kind, name, "changed", _changed_fields(old.spec, spec)))
+                change = Change(kind, name, "changed", _changed_fields(old.spec, spec))
+                changes.append(change)
                 new.objects[kind][name] = Registered(old.version + 1, spec)
+                if kind == "feature_views" and _reshapes_online_rows(change.fields):
+                    # What the online store holds no longer matches: the next incremental
+                    # materialization starts again from the oldest row.
+                    new.watermarks.pop(name, None)
             else:
                 changes.append(Change(kind, name, "unchanged"))
                 new.objects[kind][name] = old

@@ -54,3 +54,19 @@ def test_removed_objects_leave_the_state() -> None:
     assert [c.line() for c in plan.effective] == ["- entity driver: removed",
                                                   "- feature view v: removed"]
     assert plan.new_state.is_empty()
+
+
+def test_a_reshaped_view_restarts_incremental_materialization() -> None:
+    from datetime import datetime, timezone
+
+    old = state_with(view(f("a")))
+    end = datetime(2025, 1, 8, tzinfo=timezone.utc)
+    old.watermarks["v"] = end
+
+    def after(new: FeatureView) -> dict:
+        wanted = Definitions(entities={"driver": DRIVER}, feature_views={new.name: new})
+        return make_plan(old, wanted).new_state.watermarks
+
+    assert after(view(f("a"), f("b"))) == {}                      # a new feature: from the oldest row
+    assert after(view(f("a"), ttl_seconds=60)) == {"v": end}      # only the ttl: keep going
+    assert after(view(f("a"), description="x")) == {"v": end}
