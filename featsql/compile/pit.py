@@ -359,7 +359,3 @@ def parse_entity_sql(sql: str, dialect: str) -> exp.Query:
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise FeatsqlError("entity SQL must be exactly one SELECT query")
     return statements[0]
-
-
-def view_columns(view: FeatureView) -> list[str]:
-    return [*view.join_keys, view.timestamp_field]
