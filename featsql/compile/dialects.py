@@ -49,6 +49,11 @@ class Capabilities:
         aware = exp.cast(value, exp.DataType.build(self.aware_type, dialect=self.name))
         return exp.cast(aware, exp.DataType.build(self.naive_type, dialect=self.name))
 
+    def epoch_us(self, value: exp.Expression) -> exp.Expression:
+        """Microseconds since 1970 of a naive UTC timestamp, as an integer."""
+        seconds = exp.Extract(this=exp.var("EPOCH"), expression=value)
+        return exp.cast(exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000)), "BIGINT")
+
     def minus_seconds(self, value: exp.Expression, seconds: int) -> exp.Expression:
         return exp.Sub(this=value, expression=exp.Interval(this=exp.Literal.string(str(seconds)),
                                                            unit=exp.var("SECOND")))
@@ -67,6 +72,9 @@ class DuckDB(Capabilities):
     distinct_on = True
     materialized_cte = True
     upload = "register an Arrow table (no copy)"
+
+    def epoch_us(self, value: exp.Expression) -> exp.Expression:
+        return exp.Anonymous(this="EPOCH_US", expressions=[value])
 
 
 @dataclass(frozen=True)
@@ -93,6 +101,9 @@ class Snowflake(Capabilities):
     naive_type = "TIMESTAMP_NTZ"
     aware_type = "TIMESTAMP_TZ"
 
+    def epoch_us(self, value: exp.Expression) -> exp.Expression:
+        return exp.Anonymous(this="DATE_PART", expressions=[exp.var("EPOCH_MICROSECOND"), value])
+
     def stored_name(self, identifier: str) -> str:
         # Unquoted names resolve upper case: dbt's `driver_id` is stored as DRIVER_ID.
         return identifier.upper() if _UNQUOTED_SAFE.fullmatch(identifier) else identifier
@@ -112,6 +123,9 @@ class BigQuery(Capabilities):
     naive_type = "DATETIME"
     aware_type = "TIMESTAMP"
     # utc_naive: CAST(CAST(x AS TIMESTAMP) AS DATETIME) — BigQuery casts in UTC both ways.
+
+    def epoch_us(self, value: exp.Expression) -> exp.Expression:
+        return exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(value, "TIMESTAMP", dialect="bigquery")])
 
 
 DIALECTS: dict[str, Capabilities] = {

@@ -31,6 +31,8 @@ P = "__featsql_"  # prefix of internal columns
 TS, FTS, CREATED, IS_ENTITY, GRP, ROW = (f"{P}ts", f"{P}fts", f"{P}created", f"{P}is_entity",
                                           f"{P}grp", f"{P}row")
 ORDER = f"{P}order"
+AVAIL, RANK = f"{P}avail", f"{P}rank"
+EPOCH_OFFSET = 10**16  # microseconds: keeps epochs from 1653 to 2286 positive and 17 digits wide
 ENTITY = "featsql_entity"
 BOUNDS = "featsql_bounds"
 _NAIVE = {exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.DATETIME,
@@ -120,7 +122,7 @@ class PointInTimeQuery:
         cols = [self._ecol(c).as_(f"{P}k{j}", quoted=True) for j, c in enumerate(r.entity_columns)]
         q = (exp.select(*cols, self._entity_ts("e").as_(TS, quoted=True)).distinct()
              .from_(exp.alias_(table(ENTITY), "e", table=True, quoted=True)))
-        if self.caps.asof and self.caps.asof_struct and not self.filter_by_created_timestamp:
+        if self.caps.asof and self.caps.asof_struct and not self._known_at(r):
             # Above every feature row at the same time: created +infinity, hash maximal.
             top = self._order_struct(col(TS), self.caps.timestamp_literal("infinity") if
                                      r.view.created_timestamp_field else None, r, top=True)
@@ -140,6 +142,17 @@ class PointInTimeQuery:
         fields.append(("h", content))
         return exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(n), expression=e) for n, e in fields])
 
+    def _known_at(self, r: ViewRequest) -> bool:
+        """filter_by_created_timestamp applies (a view without created times is unaffected)."""
+        return self.filter_by_created_timestamp and bool(r.view.created_timestamp_field)
+
+    def _sortable(self, ts: exp.Expression) -> exp.Expression:
+        """Epoch microseconds as fixed-width text (offset to stay positive): sorts like `ts`."""
+        shifted = exp.Add(this=self.caps.epoch_us(ts), expression=exp.Literal.number(EPOCH_OFFSET))
+        return exp.Anonymous(this="LPAD", expressions=[
+            exp.cast(shifted, exp.DataType.build("VARCHAR")), exp.Literal.number(17),
+            exp.Literal.string("0")])
+
     def _rows(self, i: int, r: ViewRequest, dedup: bool) -> None:
         v = r.view
         fts = self._raw(v.timestamp_field)
@@ -153,10 +166,18 @@ class PointInTimeQuery:
         if created is not None:
             sel.append(created.copy().as_(CREATED, quoted=True))
         sel += [self._raw(f).as_(f, quoted=True) for f in r.features]
-        if self.caps.asof and self.caps.asof_struct and not self.filter_by_created_timestamp:
+        known_at = self._known_at(r)
+        if self.caps.asof and self.caps.asof_struct and not known_at:
             sel.append(self._order_struct(fts, created, r).as_(ORDER, quoted=True))
         upper = exp.LTE(this=fts.copy(), expression=self._bound("max"))
         conds: list[exp.Expression] = [upper]
+        if known_at and created is not None:
+            # Known at t: created <= t too (a NULL created time is never known), so the row
+            # becomes visible at the later of its two times; (ts, created) as text ranks it.
+            sel.append(exp.Greatest(this=fts.copy(), expressions=[created.copy()]).as_(AVAIL, quoted=True))
+            sel.append(exp.DPipe(this=self._sortable(fts), expression=self._sortable(created),
+                                 safe=True).as_(RANK, quoted=True))
+            conds.append(exp.LTE(this=created.copy(), expression=self._bound("max")))
         if v.ttl_seconds:
             lower = self.caps.minus_seconds(self._bound("min"), v.ttl_seconds)
             conds.append(exp.GTE(this=fts.copy(), expression=lower))
@@ -165,7 +186,7 @@ class PointInTimeQuery:
              .where(exp.and_(*conds)))
         if dedup:
             q = self._dedup(q, r, fts, created)
-        self._cte(f"featsql_{i}_rows", q)
+        self._cte(f"featsql_{i}_rows", q, materialized=known_at)  # read twice when known_at
 
     def _tiebreak(self, r: ViewRequest, created: exp.Expression | None, desc: bool,
                   feature: Callable[[str], exp.Expression]) -> list[exp.Ordered]:
@@ -204,9 +225,9 @@ class PointInTimeQuery:
 
     def _view(self, i: int, r: ViewRequest) -> None:
         self._keys(i, r)
-        if self.filter_by_created_timestamp:
+        if self._known_at(r):
             self._rows(i, r, dedup=False)
-            return self._range_join(i, r)
+            return self._known_at_plan(i, r)
         if self.caps.asof:
             self._rows(i, r, dedup=not self.caps.asof_struct)
             return self._asof(i, r)
@@ -288,34 +309,45 @@ class PointInTimeQuery:
             exp.EQ(this=col(IS_ENTITY, "c"), expression=exp.Literal.number(1)))
         self._cte(f"featsql_{i}", q)
 
-    def _range_join(self, i: int, r: ViewRequest) -> None:
-        """filter_by_created_timestamp: the row must also be created by the entity time.
+    def _known_at_plan(self, i: int, r: ViewRequest) -> None:
+        """filter_by_created_timestamp: the best row among those with ts <= t and created <= t.
 
-        Visibility depends on two columns, so no single sort order serves; this joins each
-        distinct (keys, time) to its key's rows inside [time - ttl, time] and keeps the best.
+        Visibility follows the later of the two times, the choice the greatest (ts, created):
+        so rows sort by visibility time, a running MAX of the (ts, created) rank gives each
+        entity row its pick, and one equality join on that rank reads its values back (the rows
+        CTE is materialized where the dialect can, so the view is still scanned once).
         """
-        v = r.view
-        conds = self._key_eq(r, "k", "r") + [exp.LTE(this=col(FTS, "r"), expression=col(TS, "k"))]
-        if v.created_timestamp_field:
-            conds.append(exp.LTE(this=col(CREATED, "r"), expression=col(TS, "k")))
-        if v.ttl_seconds:
-            conds.append(exp.GTE(this=col(FTS, "r"),
-                                 expression=self.caps.minus_seconds(col(TS, "k"), v.ttl_seconds)))
-        order = [exp.Ordered(this=col(FTS, "r"), desc=True, nulls_first=False)]
-        order += self._tiebreak(r, col(CREATED, "r") if v.created_timestamp_field else None, desc=True,
-                                feature=lambda f: col(f, "r"))
-        rn = exp.Window(this=exp.RowNumber(), partition_by=[*self._key_cols(r, "k"), col(TS, "k")],
-                        order=exp.Order(expressions=order))
-        q = (exp.select(*self._key_cols(r, "k"), col(TS, "k"), *[col(f, "r").as_(f, quoted=True) for f in r.features],
-                        rn.as_(f"{P}rn", quoted=True))
-             .from_(exp.alias_(table(f"featsql_{i}_keys"), "k", table=True, quoted=True))
+        k = len(r.view.join_keys)
+        keys = [col(f"{P}k{j}") for j in range(k)]
+        feature_side = exp.select(*keys, col(AVAIL), exp.Literal.number(0).as_(IS_ENTITY, quoted=True),
+                                  col(RANK)).from_(table(f"featsql_{i}_rows"))
+        entity_side = exp.select(*[c.copy() for c in keys], col(TS).as_(AVAIL, quoted=True),
+                                 exp.Literal.number(1).as_(IS_ENTITY, quoted=True),
+                                 exp.Null().as_(RANK, quoted=True)).from_(table(f"featsql_{i}_keys"))
+        self._cte(f"featsql_{i}_union", exp.union(feature_side, entity_side, distinct=False))
+        running = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
+        best = exp.Window(this=exp.Max(this=col(RANK)), partition_by=[c.copy() for c in keys],
+                          order=exp.Order(expressions=[exp.Ordered(this=col(AVAIL), nulls_first=True),
+                                                       exp.Ordered(this=col(IS_ENTITY))]),
+                          spec=running)
+        self._cte(f"featsql_{i}_best", exp.select(*[c.copy() for c in keys], col(AVAIL).as_(TS, quoted=True),
+                                                  col(IS_ENTITY), best.as_(f"{P}best", quoted=True))
+                  .from_(table(f"featsql_{i}_union")))
+        order = self._tiebreak(r, None, desc=True, feature=lambda f: col(f, "r"))
+        rn = exp.Window(this=exp.RowNumber(), partition_by=[*self._key_cols(r, "b"), col(TS, "b")],
+                        order=exp.Order(expressions=order) if order else None)
+        on = self._key_eq(r, "b", "r") + [exp.EQ(this=col(f"{P}best", "b"), expression=col(RANK, "r"))]
+        q = (exp.select(*self._key_cols(r, "b"), col(TS, "b"), col(FTS, "r").as_(f"{P}matched", quoted=True),
+                        *[col(f, "r").as_(f, quoted=True) for f in r.features], rn.as_(f"{P}rn", quoted=True))
+             .from_(exp.alias_(table(f"featsql_{i}_best"), "b", table=True, quoted=True))
              .join(exp.alias_(table(f"featsql_{i}_rows"), "r", table=True, quoted=True),
-                   on=exp.and_(*conds), join_type="LEFT"))
+                   on=exp.and_(*on), join_type="LEFT")
+             .where(exp.EQ(this=col(IS_ENTITY, "b"), expression=exp.Literal.number(1))))
         self._cte(f"featsql_{i}_ranked", q)
-        self._cte(f"featsql_{i}", exp.select(*[col(f"{P}k{j}") for j in range(len(v.join_keys))], col(TS),
-                                             *[col(f) for f in r.features])
-                  .from_(table(f"featsql_{i}_ranked"))
-                  .where(exp.EQ(this=col(f"{P}rn"), expression=exp.Literal.number(1))))
+        self._cte(f"featsql_{i}", exp.select(*self._key_cols(r, "c"), col(TS, "c"),
+                                             *self._guarded(r, "c", col(TS, "c"), col(f"{P}matched", "c")))
+                  .from_(exp.alias_(table(f"featsql_{i}_ranked"), "c", table=True, quoted=True))
+                  .where(exp.EQ(this=col(f"{P}rn", "c"), expression=exp.Literal.number(1))))
 
     def _final(self) -> exp.Query:
         e = self.entity

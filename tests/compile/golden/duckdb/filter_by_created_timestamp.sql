@@ -15,16 +15,27 @@ WITH "featsql_entity" AS MATERIALIZED (
     "e"."driver_id" AS "__featsql_k0",
     CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) AS "__featsql_ts"
   FROM "featsql_entity" AS "e"
-), "featsql_0_rows" AS (
+), "featsql_0_rows" AS MATERIALIZED (
   SELECT
     "f"."driver_id" AS "__featsql_k0",
     "f"."event_timestamp" AS "__featsql_fts",
     "f"."created" AS "__featsql_created",
     "f"."conv_rate" AS "conv_rate",
-    "f"."acc_rate" AS "acc_rate"
+    "f"."acc_rate" AS "acc_rate",
+    CASE
+      WHEN "f"."event_timestamp" IS NULL OR "f"."created" IS NULL
+      THEN NULL
+      ELSE GREATEST("f"."event_timestamp", "f"."created")
+    END AS "__featsql_avail",
+    LPAD(CAST(EPOCH_US("f"."event_timestamp") + 10000000000000000 AS TEXT), 17, '0') || LPAD(CAST(EPOCH_US("f"."created") + 10000000000000000 AS TEXT), 17, '0') AS "__featsql_rank"
   FROM "analytics"."driver_hourly_stats" AS "f"
   WHERE
     "f"."event_timestamp" <= (
+      SELECT
+        "max"
+      FROM "featsql_bounds"
+    )
+    AND "f"."created" <= (
       SELECT
         "max"
       FROM "featsql_bounds"
@@ -35,41 +46,79 @@ WITH "featsql_entity" AS MATERIALIZED (
       FROM "featsql_bounds"
     ) - INTERVAL '86400' SECOND
     AND NOT "f"."driver_id" IS NULL
+), "featsql_0_union" AS (
+  SELECT
+    "__featsql_k0",
+    "__featsql_avail",
+    0 AS "__featsql_is_entity",
+    "__featsql_rank"
+  FROM "featsql_0_rows"
+  UNION ALL
+  SELECT
+    "__featsql_k0",
+    "__featsql_ts" AS "__featsql_avail",
+    1 AS "__featsql_is_entity",
+    NULL AS "__featsql_rank"
+  FROM "featsql_0_keys"
+), "featsql_0_best" AS (
+  SELECT
+    "__featsql_k0",
+    "__featsql_avail" AS "__featsql_ts",
+    "__featsql_is_entity",
+    MAX("__featsql_rank") OVER (
+      PARTITION BY "__featsql_k0"
+      ORDER BY "__featsql_avail" NULLS FIRST, "__featsql_is_entity"
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS "__featsql_best"
+  FROM "featsql_0_union"
 ), "featsql_0_ranked" AS (
   SELECT
-    "k"."__featsql_k0",
-    "k"."__featsql_ts",
+    "b"."__featsql_k0",
+    "b"."__featsql_ts",
+    "r"."__featsql_fts" AS "__featsql_matched",
     "r"."conv_rate" AS "conv_rate",
     "r"."acc_rate" AS "acc_rate",
     ROW_NUMBER() OVER (
-      PARTITION BY "k"."__featsql_k0", "k"."__featsql_ts"
-      ORDER BY "r"."__featsql_fts" DESC, "r"."__featsql_created" DESC, "r"."conv_rate" DESC, "r"."acc_rate" DESC
+      PARTITION BY "b"."__featsql_k0", "b"."__featsql_ts"
+      ORDER BY "r"."conv_rate" DESC, "r"."acc_rate" DESC
     ) AS "__featsql_rn"
-  FROM "featsql_0_keys" AS "k"
+  FROM "featsql_0_best" AS "b"
   LEFT JOIN "featsql_0_rows" AS "r"
-    ON "k"."__featsql_k0" = "r"."__featsql_k0"
-    AND "r"."__featsql_fts" <= "k"."__featsql_ts"
-    AND "r"."__featsql_created" <= "k"."__featsql_ts"
-    AND "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '86400' SECOND
+    ON "b"."__featsql_k0" = "r"."__featsql_k0"
+    AND "b"."__featsql_best" = "r"."__featsql_rank"
+  WHERE
+    "b"."__featsql_is_entity" = 1
 ), "featsql_0" AS (
   SELECT
-    "__featsql_k0",
-    "__featsql_ts",
-    "conv_rate",
-    "acc_rate"
-  FROM "featsql_0_ranked"
+    "c"."__featsql_k0",
+    "c"."__featsql_ts",
+    CASE
+      WHEN "c"."__featsql_matched" >= "c"."__featsql_ts" - INTERVAL '86400' SECOND
+      THEN "c"."conv_rate"
+    END AS "conv_rate",
+    CASE
+      WHEN "c"."__featsql_matched" >= "c"."__featsql_ts" - INTERVAL '86400' SECOND
+      THEN "c"."acc_rate"
+    END AS "acc_rate"
+  FROM "featsql_0_ranked" AS "c"
   WHERE
-    "__featsql_rn" = 1
+    "c"."__featsql_rn" = 1
 ), "featsql_1_keys" AS (
-  SELECT DISTINCT
-    "e"."origin_id" AS "__featsql_k0",
-    CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) AS "__featsql_ts"
-  FROM "featsql_entity" AS "e"
+  SELECT
+    *,
+    {'t': "__featsql_ts", 'h': CAST(18446744073709551615 AS UBIGINT)} AS "__featsql_order"
+  FROM (
+    SELECT DISTINCT
+      "e"."origin_id" AS "__featsql_k0",
+      CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) AS "__featsql_ts"
+    FROM "featsql_entity" AS "e"
+  ) AS "d"
 ), "featsql_1_rows" AS (
   SELECT
     "f"."location_id" AS "__featsql_k0",
     "f"."event_timestamp" AS "__featsql_fts",
-    "f"."avg_wait" AS "avg_wait"
+    "f"."avg_wait" AS "avg_wait",
+    {'t': "f"."event_timestamp", 'h': HASH("f"."avg_wait")} AS "__featsql_order"
   FROM "analytics"."location_stats" AS "f"
   WHERE
     "f"."event_timestamp" <= (
@@ -83,38 +132,34 @@ WITH "featsql_entity" AS MATERIALIZED (
       FROM "featsql_bounds"
     ) - INTERVAL '43200' SECOND
     AND NOT "f"."location_id" IS NULL
-), "featsql_1_ranked" AS (
+), "featsql_1" AS (
   SELECT
     "k"."__featsql_k0",
     "k"."__featsql_ts",
-    "r"."avg_wait" AS "avg_wait",
-    ROW_NUMBER() OVER (
-      PARTITION BY "k"."__featsql_k0", "k"."__featsql_ts"
-      ORDER BY "r"."__featsql_fts" DESC, "r"."avg_wait" DESC
-    ) AS "__featsql_rn"
+    CASE
+      WHEN "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200' SECOND
+      THEN "r"."avg_wait"
+    END AS "avg_wait"
   FROM "featsql_1_keys" AS "k"
-  LEFT JOIN "featsql_1_rows" AS "r"
+  ASOF LEFT JOIN "featsql_1_rows" AS "r"
     ON "k"."__featsql_k0" = "r"."__featsql_k0"
-    AND "r"."__featsql_fts" <= "k"."__featsql_ts"
-    AND "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200' SECOND
-), "featsql_1" AS (
-  SELECT
-    "__featsql_k0",
-    "__featsql_ts",
-    "avg_wait"
-  FROM "featsql_1_ranked"
-  WHERE
-    "__featsql_rn" = 1
+    AND "k"."__featsql_order" >= "r"."__featsql_order"
 ), "featsql_2_keys" AS (
-  SELECT DISTINCT
-    "e"."destination_id" AS "__featsql_k0",
-    CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) AS "__featsql_ts"
-  FROM "featsql_entity" AS "e"
+  SELECT
+    *,
+    {'t': "__featsql_ts", 'h': CAST(18446744073709551615 AS UBIGINT)} AS "__featsql_order"
+  FROM (
+    SELECT DISTINCT
+      "e"."destination_id" AS "__featsql_k0",
+      CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) AS "__featsql_ts"
+    FROM "featsql_entity" AS "e"
+  ) AS "d"
 ), "featsql_2_rows" AS (
   SELECT
     "f"."location_id" AS "__featsql_k0",
     "f"."event_timestamp" AS "__featsql_fts",
-    "f"."avg_wait" AS "avg_wait"
+    "f"."avg_wait" AS "avg_wait",
+    {'t': "f"."event_timestamp", 'h': HASH("f"."avg_wait")} AS "__featsql_order"
   FROM "analytics"."location_stats" AS "f"
   WHERE
     "f"."event_timestamp" <= (
@@ -128,28 +173,18 @@ WITH "featsql_entity" AS MATERIALIZED (
       FROM "featsql_bounds"
     ) - INTERVAL '43200' SECOND
     AND NOT "f"."location_id" IS NULL
-), "featsql_2_ranked" AS (
+), "featsql_2" AS (
   SELECT
     "k"."__featsql_k0",
     "k"."__featsql_ts",
-    "r"."avg_wait" AS "avg_wait",
-    ROW_NUMBER() OVER (
-      PARTITION BY "k"."__featsql_k0", "k"."__featsql_ts"
-      ORDER BY "r"."__featsql_fts" DESC, "r"."avg_wait" DESC
-    ) AS "__featsql_rn"
+    CASE
+      WHEN "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200' SECOND
+      THEN "r"."avg_wait"
+    END AS "avg_wait"
   FROM "featsql_2_keys" AS "k"
-  LEFT JOIN "featsql_2_rows" AS "r"
+  ASOF LEFT JOIN "featsql_2_rows" AS "r"
     ON "k"."__featsql_k0" = "r"."__featsql_k0"
-    AND "r"."__featsql_fts" <= "k"."__featsql_ts"
-    AND "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200' SECOND
-), "featsql_2" AS (
-  SELECT
-    "__featsql_k0",
-    "__featsql_ts",
-    "avg_wait"
-  FROM "featsql_2_ranked"
-  WHERE
-    "__featsql_rn" = 1
+    AND "k"."__featsql_order" >= "r"."__featsql_order"
 )
 SELECT
   "e".*,

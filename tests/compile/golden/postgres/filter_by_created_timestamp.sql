@@ -15,16 +15,31 @@ WITH "featsql_entity" AS MATERIALIZED (
     "e"."driver_id" AS "__featsql_k0",
     CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) AS "__featsql_ts"
   FROM "featsql_entity" AS "e"
-), "featsql_0_rows" AS (
+), "featsql_0_rows" AS MATERIALIZED (
   SELECT
     "f"."driver_id" AS "__featsql_k0",
     "f"."event_timestamp" AS "__featsql_fts",
     "f"."created" AS "__featsql_created",
     "f"."conv_rate" AS "conv_rate",
-    "f"."acc_rate" AS "acc_rate"
+    "f"."acc_rate" AS "acc_rate",
+    GREATEST("f"."event_timestamp", "f"."created") AS "__featsql_avail",
+    LPAD(
+      CAST(CAST(EXTRACT(EPOCH FROM "f"."event_timestamp") * 1000000 AS BIGINT) + 10000000000000000 AS VARCHAR),
+      17,
+      '0'
+    ) || LPAD(
+      CAST(CAST(EXTRACT(EPOCH FROM "f"."created") * 1000000 AS BIGINT) + 10000000000000000 AS VARCHAR),
+      17,
+      '0'
+    ) AS "__featsql_rank"
   FROM "analytics"."driver_hourly_stats" AS "f"
   WHERE
     "f"."event_timestamp" <= (
+      SELECT
+        "max"
+      FROM "featsql_bounds"
+    )
+    AND "f"."created" <= (
       SELECT
         "max"
       FROM "featsql_bounds"
@@ -35,31 +50,63 @@ WITH "featsql_entity" AS MATERIALIZED (
       FROM "featsql_bounds"
     ) - INTERVAL '86400 SECOND'
     AND NOT "f"."driver_id" IS NULL
+), "featsql_0_union" AS (
+  SELECT
+    "__featsql_k0",
+    "__featsql_avail",
+    0 AS "__featsql_is_entity",
+    "__featsql_rank"
+  FROM "featsql_0_rows"
+  UNION ALL
+  SELECT
+    "__featsql_k0",
+    "__featsql_ts" AS "__featsql_avail",
+    1 AS "__featsql_is_entity",
+    NULL AS "__featsql_rank"
+  FROM "featsql_0_keys"
+), "featsql_0_best" AS (
+  SELECT
+    "__featsql_k0",
+    "__featsql_avail" AS "__featsql_ts",
+    "__featsql_is_entity",
+    MAX("__featsql_rank") OVER (
+      PARTITION BY "__featsql_k0"
+      ORDER BY "__featsql_avail" NULLS FIRST, "__featsql_is_entity"
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS "__featsql_best"
+  FROM "featsql_0_union"
 ), "featsql_0_ranked" AS (
   SELECT
-    "k"."__featsql_k0",
-    "k"."__featsql_ts",
+    "b"."__featsql_k0",
+    "b"."__featsql_ts",
+    "r"."__featsql_fts" AS "__featsql_matched",
     "r"."conv_rate" AS "conv_rate",
     "r"."acc_rate" AS "acc_rate",
     ROW_NUMBER() OVER (
-      PARTITION BY "k"."__featsql_k0", "k"."__featsql_ts"
-      ORDER BY "r"."__featsql_fts" DESC NULLS LAST, "r"."__featsql_created" DESC NULLS LAST, "r"."conv_rate" DESC NULLS LAST, "r"."acc_rate" DESC NULLS LAST
+      PARTITION BY "b"."__featsql_k0", "b"."__featsql_ts"
+      ORDER BY "r"."conv_rate" DESC NULLS LAST, "r"."acc_rate" DESC NULLS LAST
     ) AS "__featsql_rn"
-  FROM "featsql_0_keys" AS "k"
+  FROM "featsql_0_best" AS "b"
   LEFT JOIN "featsql_0_rows" AS "r"
-    ON "k"."__featsql_k0" = "r"."__featsql_k0"
-    AND "r"."__featsql_fts" <= "k"."__featsql_ts"
-    AND "r"."__featsql_created" <= "k"."__featsql_ts"
-    AND "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '86400 SECOND'
+    ON "b"."__featsql_k0" = "r"."__featsql_k0"
+    AND "b"."__featsql_best" = "r"."__featsql_rank"
+  WHERE
+    "b"."__featsql_is_entity" = 1
 ), "featsql_0" AS (
   SELECT
-    "__featsql_k0",
-    "__featsql_ts",
-    "conv_rate",
-    "acc_rate"
-  FROM "featsql_0_ranked"
+    "c"."__featsql_k0",
+    "c"."__featsql_ts",
+    CASE
+      WHEN "c"."__featsql_matched" >= "c"."__featsql_ts" - INTERVAL '86400 SECOND'
+      THEN "c"."conv_rate"
+    END AS "conv_rate",
+    CASE
+      WHEN "c"."__featsql_matched" >= "c"."__featsql_ts" - INTERVAL '86400 SECOND'
+      THEN "c"."acc_rate"
+    END AS "acc_rate"
+  FROM "featsql_0_ranked" AS "c"
   WHERE
-    "__featsql_rn" = 1
+    "c"."__featsql_rn" = 1
 ), "featsql_1_keys" AS (
   SELECT DISTINCT
     "e"."origin_id" AS "__featsql_k0",
@@ -83,28 +130,58 @@ WITH "featsql_entity" AS MATERIALIZED (
       FROM "featsql_bounds"
     ) - INTERVAL '43200 SECOND'
     AND NOT "f"."location_id" IS NULL
-), "featsql_1_ranked" AS (
-  SELECT
-    "k"."__featsql_k0",
-    "k"."__featsql_ts",
-    "r"."avg_wait" AS "avg_wait",
-    ROW_NUMBER() OVER (
-      PARTITION BY "k"."__featsql_k0", "k"."__featsql_ts"
-      ORDER BY "r"."__featsql_fts" DESC NULLS LAST, "r"."avg_wait" DESC NULLS LAST
-    ) AS "__featsql_rn"
-  FROM "featsql_1_keys" AS "k"
-  LEFT JOIN "featsql_1_rows" AS "r"
-    ON "k"."__featsql_k0" = "r"."__featsql_k0"
-    AND "r"."__featsql_fts" <= "k"."__featsql_ts"
-    AND "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200 SECOND'
-), "featsql_1" AS (
+), "featsql_1_union" AS (
   SELECT
     "__featsql_k0",
-    "__featsql_ts",
+    "__featsql_fts",
+    NULL AS "__featsql_created",
+    0 AS "__featsql_is_entity",
     "avg_wait"
-  FROM "featsql_1_ranked"
+  FROM "featsql_1_rows"
+  UNION ALL
+  SELECT
+    "__featsql_k0",
+    "__featsql_ts" AS "__featsql_fts",
+    NULL AS "__featsql_created",
+    1 AS "__featsql_is_entity",
+    NULL AS "avg_wait"
+  FROM "featsql_1_keys"
+), "featsql_1_grp" AS (
+  SELECT
+    *,
+    COUNT(CASE WHEN "__featsql_is_entity" = 0 THEN 1 END) OVER (
+      PARTITION BY "__featsql_k0"
+      ORDER BY "__featsql_fts" NULLS FIRST, "__featsql_is_entity" NULLS FIRST, "avg_wait" ASC NULLS FIRST
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS "__featsql_grp"
+  FROM "featsql_1_union"
+), "featsql_1_carried" AS (
+  SELECT
+    "__featsql_k0",
+    "__featsql_fts" AS "__featsql_ts",
+    "__featsql_is_entity",
+    FIRST_VALUE(CASE WHEN "__featsql_is_entity" = 0 THEN "__featsql_fts" END) OVER (
+      PARTITION BY "__featsql_k0", "__featsql_grp"
+      ORDER BY "__featsql_is_entity"
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) AS "__featsql_matched",
+    FIRST_VALUE("avg_wait") OVER (
+      PARTITION BY "__featsql_k0", "__featsql_grp"
+      ORDER BY "__featsql_is_entity"
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) AS "avg_wait"
+  FROM "featsql_1_grp"
+), "featsql_1" AS (
+  SELECT
+    "c"."__featsql_k0",
+    "c"."__featsql_ts",
+    CASE
+      WHEN "c"."__featsql_matched" >= "c"."__featsql_ts" - INTERVAL '43200 SECOND'
+      THEN "c"."avg_wait"
+    END AS "avg_wait"
+  FROM "featsql_1_carried" AS "c"
   WHERE
-    "__featsql_rn" = 1
+    "c"."__featsql_is_entity" = 1
 ), "featsql_2_keys" AS (
   SELECT DISTINCT
     "e"."destination_id" AS "__featsql_k0",
@@ -128,28 +205,58 @@ WITH "featsql_entity" AS MATERIALIZED (
       FROM "featsql_bounds"
     ) - INTERVAL '43200 SECOND'
     AND NOT "f"."location_id" IS NULL
-), "featsql_2_ranked" AS (
-  SELECT
-    "k"."__featsql_k0",
-    "k"."__featsql_ts",
-    "r"."avg_wait" AS "avg_wait",
-    ROW_NUMBER() OVER (
-      PARTITION BY "k"."__featsql_k0", "k"."__featsql_ts"
-      ORDER BY "r"."__featsql_fts" DESC NULLS LAST, "r"."avg_wait" DESC NULLS LAST
-    ) AS "__featsql_rn"
-  FROM "featsql_2_keys" AS "k"
-  LEFT JOIN "featsql_2_rows" AS "r"
-    ON "k"."__featsql_k0" = "r"."__featsql_k0"
-    AND "r"."__featsql_fts" <= "k"."__featsql_ts"
-    AND "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200 SECOND'
-), "featsql_2" AS (
+), "featsql_2_union" AS (
   SELECT
     "__featsql_k0",
-    "__featsql_ts",
+    "__featsql_fts",
+    NULL AS "__featsql_created",
+    0 AS "__featsql_is_entity",
     "avg_wait"
-  FROM "featsql_2_ranked"
+  FROM "featsql_2_rows"
+  UNION ALL
+  SELECT
+    "__featsql_k0",
+    "__featsql_ts" AS "__featsql_fts",
+    NULL AS "__featsql_created",
+    1 AS "__featsql_is_entity",
+    NULL AS "avg_wait"
+  FROM "featsql_2_keys"
+), "featsql_2_grp" AS (
+  SELECT
+    *,
+    COUNT(CASE WHEN "__featsql_is_entity" = 0 THEN 1 END) OVER (
+      PARTITION BY "__featsql_k0"
+      ORDER BY "__featsql_fts" NULLS FIRST, "__featsql_is_entity" NULLS FIRST, "avg_wait" ASC NULLS FIRST
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS "__featsql_grp"
+  FROM "featsql_2_union"
+), "featsql_2_carried" AS (
+  SELECT
+    "__featsql_k0",
+    "__featsql_fts" AS "__featsql_ts",
+    "__featsql_is_entity",
+    FIRST_VALUE(CASE WHEN "__featsql_is_entity" = 0 THEN "__featsql_fts" END) OVER (
+      PARTITION BY "__featsql_k0", "__featsql_grp"
+      ORDER BY "__featsql_is_entity"
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) AS "__featsql_matched",
+    FIRST_VALUE("avg_wait") OVER (
+      PARTITION BY "__featsql_k0", "__featsql_grp"
+      ORDER BY "__featsql_is_entity"
+      ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING
+    ) AS "avg_wait"
+  FROM "featsql_2_grp"
+), "featsql_2" AS (
+  SELECT
+    "c"."__featsql_k0",
+    "c"."__featsql_ts",
+    CASE
+      WHEN "c"."__featsql_matched" >= "c"."__featsql_ts" - INTERVAL '43200 SECOND'
+      THEN "c"."avg_wait"
+    END AS "avg_wait"
+  FROM "featsql_2_carried" AS "c"
   WHERE
-    "__featsql_rn" = 1
+    "c"."__featsql_is_entity" = 1
 )
 SELECT
   "e".*,

@@ -25,10 +25,25 @@ WITH "featsql_entity" AS (
     "f"."EVENT_TIMESTAMP" AS "__featsql_fts",
     "f"."CREATED" AS "__featsql_created",
     "f"."CONV_RATE" AS "conv_rate",
-    "f"."ACC_RATE" AS "acc_rate"
+    "f"."ACC_RATE" AS "acc_rate",
+    GREATEST("f"."EVENT_TIMESTAMP", "f"."CREATED") AS "__featsql_avail",
+    LPAD(
+      CAST(DATE_PART(EPOCH_MICROSECOND, "f"."EVENT_TIMESTAMP") + 10000000000000000 AS VARCHAR),
+      17,
+      '0'
+    ) || LPAD(
+      CAST(DATE_PART(EPOCH_MICROSECOND, "f"."CREATED") + 10000000000000000 AS VARCHAR),
+      17,
+      '0'
+    ) AS "__featsql_rank"
   FROM "ANALYTICS"."DRIVER_HOURLY_STATS" AS "f"
   WHERE
     "f"."EVENT_TIMESTAMP" <= (
+      SELECT
+        "max"
+      FROM "featsql_bounds"
+    )
+    AND "f"."CREATED" <= (
       SELECT
         "max"
       FROM "featsql_bounds"
@@ -39,31 +54,63 @@ WITH "featsql_entity" AS (
       FROM "featsql_bounds"
     ) - INTERVAL '86400 SECOND'
     AND NOT "f"."DRIVER_ID" IS NULL
+), "featsql_0_union" AS (
+  SELECT
+    "__featsql_k0",
+    "__featsql_avail",
+    0 AS "__featsql_is_entity",
+    "__featsql_rank"
+  FROM "featsql_0_rows"
+  UNION ALL
+  SELECT
+    "__featsql_k0",
+    "__featsql_ts" AS "__featsql_avail",
+    1 AS "__featsql_is_entity",
+    NULL AS "__featsql_rank"
+  FROM "featsql_0_keys"
+), "featsql_0_best" AS (
+  SELECT
+    "__featsql_k0",
+    "__featsql_avail" AS "__featsql_ts",
+    "__featsql_is_entity",
+    MAX("__featsql_rank") OVER (
+      PARTITION BY "__featsql_k0"
+      ORDER BY "__featsql_avail" NULLS FIRST, "__featsql_is_entity"
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS "__featsql_best"
+  FROM "featsql_0_union"
 ), "featsql_0_ranked" AS (
   SELECT
-    "k"."__featsql_k0",
-    "k"."__featsql_ts",
+    "b"."__featsql_k0",
+    "b"."__featsql_ts",
+    "r"."__featsql_fts" AS "__featsql_matched",
     "r"."conv_rate" AS "conv_rate",
     "r"."acc_rate" AS "acc_rate",
     ROW_NUMBER() OVER (
-      PARTITION BY "k"."__featsql_k0", "k"."__featsql_ts"
-      ORDER BY "r"."__featsql_fts" DESC NULLS LAST, "r"."__featsql_created" DESC NULLS LAST, "r"."conv_rate" DESC NULLS LAST, "r"."acc_rate" DESC NULLS LAST
+      PARTITION BY "b"."__featsql_k0", "b"."__featsql_ts"
+      ORDER BY "r"."conv_rate" DESC NULLS LAST, "r"."acc_rate" DESC NULLS LAST
     ) AS "__featsql_rn"
-  FROM "featsql_0_keys" AS "k"
+  FROM "featsql_0_best" AS "b"
   LEFT JOIN "featsql_0_rows" AS "r"
-    ON "k"."__featsql_k0" = "r"."__featsql_k0"
-    AND "r"."__featsql_fts" <= "k"."__featsql_ts"
-    AND "r"."__featsql_created" <= "k"."__featsql_ts"
-    AND "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '86400 SECOND'
+    ON "b"."__featsql_k0" = "r"."__featsql_k0"
+    AND "b"."__featsql_best" = "r"."__featsql_rank"
+  WHERE
+    "b"."__featsql_is_entity" = 1
 ), "featsql_0" AS (
   SELECT
-    "__featsql_k0",
-    "__featsql_ts",
-    "conv_rate",
-    "acc_rate"
-  FROM "featsql_0_ranked"
+    "c"."__featsql_k0",
+    "c"."__featsql_ts",
+    CASE
+      WHEN "c"."__featsql_matched" >= "c"."__featsql_ts" - INTERVAL '86400 SECOND'
+      THEN "c"."conv_rate"
+    END AS "conv_rate",
+    CASE
+      WHEN "c"."__featsql_matched" >= "c"."__featsql_ts" - INTERVAL '86400 SECOND'
+      THEN "c"."acc_rate"
+    END AS "acc_rate"
+  FROM "featsql_0_ranked" AS "c"
   WHERE
-    "__featsql_rn" = 1
+    "c"."__featsql_rn" = 1
 ), "featsql_1_keys" AS (
   SELECT DISTINCT
     "e"."ORIGIN_ID" AS "__featsql_k0",
@@ -87,28 +134,22 @@ WITH "featsql_entity" AS (
       FROM "featsql_bounds"
     ) - INTERVAL '43200 SECOND'
     AND NOT "f"."LOCATION_ID" IS NULL
-), "featsql_1_ranked" AS (
+  QUALIFY
+    ROW_NUMBER() OVER (
+      PARTITION BY "f"."LOCATION_ID", "f"."EVENT_TIMESTAMP"
+      ORDER BY "f"."AVG_WAIT" DESC NULLS LAST
+    ) = 1
+), "featsql_1" AS (
   SELECT
     "k"."__featsql_k0",
     "k"."__featsql_ts",
-    "r"."avg_wait" AS "avg_wait",
-    ROW_NUMBER() OVER (
-      PARTITION BY "k"."__featsql_k0", "k"."__featsql_ts"
-      ORDER BY "r"."__featsql_fts" DESC NULLS LAST, "r"."avg_wait" DESC NULLS LAST
-    ) AS "__featsql_rn"
+    CASE
+      WHEN "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200 SECOND'
+      THEN "r"."avg_wait"
+    END AS "avg_wait"
   FROM "featsql_1_keys" AS "k"
-  LEFT JOIN "featsql_1_rows" AS "r"
+  ASOF JOIN "featsql_1_rows" AS "r" MATCH_CONDITION ("k"."__featsql_ts" >= "r"."__featsql_fts")
     ON "k"."__featsql_k0" = "r"."__featsql_k0"
-    AND "r"."__featsql_fts" <= "k"."__featsql_ts"
-    AND "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200 SECOND'
-), "featsql_1" AS (
-  SELECT
-    "__featsql_k0",
-    "__featsql_ts",
-    "avg_wait"
-  FROM "featsql_1_ranked"
-  WHERE
-    "__featsql_rn" = 1
 ), "featsql_2_keys" AS (
   SELECT DISTINCT
     "e"."DESTINATION_ID" AS "__featsql_k0",
@@ -132,28 +173,22 @@ WITH "featsql_entity" AS (
       FROM "featsql_bounds"
     ) - INTERVAL '43200 SECOND'
     AND NOT "f"."LOCATION_ID" IS NULL
-), "featsql_2_ranked" AS (
+  QUALIFY
+    ROW_NUMBER() OVER (
+      PARTITION BY "f"."LOCATION_ID", "f"."EVENT_TIMESTAMP"
+      ORDER BY "f"."AVG_WAIT" DESC NULLS LAST
+    ) = 1
+), "featsql_2" AS (
   SELECT
     "k"."__featsql_k0",
     "k"."__featsql_ts",
-    "r"."avg_wait" AS "avg_wait",
-    ROW_NUMBER() OVER (
-      PARTITION BY "k"."__featsql_k0", "k"."__featsql_ts"
-      ORDER BY "r"."__featsql_fts" DESC NULLS LAST, "r"."avg_wait" DESC NULLS LAST
-    ) AS "__featsql_rn"
+    CASE
+      WHEN "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200 SECOND'
+      THEN "r"."avg_wait"
+    END AS "avg_wait"
   FROM "featsql_2_keys" AS "k"
-  LEFT JOIN "featsql_2_rows" AS "r"
+  ASOF JOIN "featsql_2_rows" AS "r" MATCH_CONDITION ("k"."__featsql_ts" >= "r"."__featsql_fts")
     ON "k"."__featsql_k0" = "r"."__featsql_k0"
-    AND "r"."__featsql_fts" <= "k"."__featsql_ts"
-    AND "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200 SECOND'
-), "featsql_2" AS (
-  SELECT
-    "__featsql_k0",
-    "__featsql_ts",
-    "avg_wait"
-  FROM "featsql_2_ranked"
-  WHERE
-    "__featsql_rn" = 1
 )
 SELECT
   "e".*,
