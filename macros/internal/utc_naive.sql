@@ -27,3 +27,15 @@
 {% macro snowflake___name(name) %}
   {{ return(adapter.quote(name | upper if modules.re.fullmatch('[a-z_][a-z0-9_$]*', name) else name)) }}
 {% endmacro %}
+
+{#- Epoch microseconds as fixed-width text (offset to stay positive): sorts like the timestamp. -#}
+{% macro _sortable(expr) %}
+  {{ return("lpad(cast(" ~ featsql._epoch_us(expr) ~ " + 10000000000000000 as " ~ dbt.type_string() ~ "), 17, '0')") }}
+{% endmacro %}
+
+{% macro _epoch_us(expr) %}{{ return(adapter.dispatch('_epoch_us', 'featsql')(expr)) }}{% endmacro %}
+
+{% macro default___epoch_us(expr) %}{{ return("cast(extract(epoch from " ~ expr ~ ") * 1000000 as bigint)") }}{% endmacro %}
+{% macro duckdb___epoch_us(expr) %}{{ return("epoch_us(" ~ expr ~ ")") }}{% endmacro %}
+{% macro snowflake___epoch_us(expr) %}{{ return("date_part(epoch_microsecond, " ~ expr ~ ")") }}{% endmacro %}
+{% macro bigquery___epoch_us(expr) %}{{ return("unix_micros(cast(" ~ expr ~ " as timestamp))") }}{% endmacro %}

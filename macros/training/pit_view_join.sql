@@ -1,11 +1,11 @@
 {#- The per-view step of featsql.training_set: featsql_<i>_rows (one bounded scan) and featsql_<i>
     (one row per distinct entity (keys, time) with the chosen values). -#}
 {% macro pit_view_join(i, r, filter_by_created_timestamp=false) %}
-  {%- if filter_by_created_timestamp -%}{{ return(featsql._pit_range_join(i, r)) }}{%- endif -%}
+  {%- if filter_by_created_timestamp and r.created -%}{{ return(featsql._pit_known_at(i, r)) }}{%- endif -%}
   {{ return(adapter.dispatch('pit_view_join', 'featsql')(i, r)) }}
 {% endmacro %}
 
-{% macro _pit_rows(i, r, dedup) %}
+{% macro _pit_rows(i, r, dedup, known_at=false) %}
   {%- set q = adapter.quote -%}
   {%- set fts = featsql._utc_naive('f.' ~ featsql._name(r.ts)) -%}
   {%- set created = featsql._utc_naive('f.' ~ featsql._name(r.created)) if r.created else none -%}
@@ -14,9 +14,12 @@ featsql_{{ i }}_rows as (
     {%- for k in r['keys'] %} f.{{ featsql._name(k) }} as {{ q('__featsql_k' ~ loop.index0) }},{% endfor %}
     {{ fts }} as {{ q('__featsql_fts') }},
     {%- if created %} {{ created }} as {{ q('__featsql_created') }},{% endif %}
+    {%- if known_at %} greatest({{ fts }}, {{ created }}) as {{ q('__featsql_avail') }},
+    {{ featsql._sortable(fts) }} || {{ featsql._sortable(created) }} as {{ q('__featsql_rank') }},{% endif %}
     {%- for f in r.features %} f.{{ featsql._name(f) }} as {{ q(f) }}{{ ',' if not loop.last }}{% endfor %}
   from {{ r.relation }} as f
   where {{ fts }} <= (select {{ q('max') }} from featsql_bounds)
+    {%- if known_at %} and {{ created }} <= (select {{ q('max') }} from featsql_bounds){% endif %}
     {%- if r.ttl_seconds %}
     and {{ fts }} >= {{ featsql._minus_seconds('(select ' ~ q('min') ~ ' from featsql_bounds)', r.ttl_seconds) }}
     {%- endif %}
@@ -118,27 +121,42 @@ featsql_{{ i }} as (
 )
 {%- endmacro %}
 
-{#- filter_by_created_timestamp: visibility depends on two columns, so each distinct (keys, time)
-    joins its key's rows inside [time - ttl, time] created by time, and keeps the best. -#}
-{% macro _pit_range_join(i, r) %}
+{#- filter_by_created_timestamp: the best row among those with ts <= t and created <= t. Rows
+    sort by visibility time (the later of the two), a running MAX of the (ts, created) rank gives
+    each entity row its pick, and one equality join on that rank reads the values back. -#}
+{% macro _pit_known_at(i, r) %}
   {%- set q = adapter.quote -%}
-{{ featsql._pit_rows(i, r, false) }},
+  {%- set keys = [] -%}{%- for k in r['keys'] -%}{%- do keys.append(q('__featsql_k' ~ loop.index0)) -%}{%- endfor -%}
+{{ featsql._pit_rows(i, r, false, true) }},
+featsql_{{ i }}_union as (
+  select {{ keys | join(', ') }}, {{ q('__featsql_avail') }}, 0 as {{ q('__featsql_is_entity') }}, {{ q('__featsql_rank') }}
+  from featsql_{{ i }}_rows
+  union all
+  select {{ keys | join(', ') }}, {{ q('__featsql_ts') }}, 1, null
+  from featsql_{{ i }}_keys
+),
+featsql_{{ i }}_best as (
+  select {{ keys | join(', ') }}, {{ q('__featsql_avail') }} as {{ q('__featsql_ts') }}, {{ q('__featsql_is_entity') }},
+    max({{ q('__featsql_rank') }}) over (partition by {{ keys | join(', ') }}
+      order by {{ q('__featsql_avail') }} nulls first, {{ q('__featsql_is_entity') }}
+      rows between unbounded preceding and current row) as {{ q('__featsql_best') }}
+  from featsql_{{ i }}_union
+),
 featsql_{{ i }}_ranked as (
-  select {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }}, {% endfor %}k.{{ q('__featsql_ts') }},
+  select {% for k in keys %}b.{{ k }}, {% endfor %}b.{{ q('__featsql_ts') }}, r.{{ q('__featsql_fts') }} as {{ q('__featsql_matched') }},
     {%- for f in r.features %} r.{{ q(f) }} as {{ q(f) }},{% endfor %}
     row_number() over (
-      partition by {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }}, {% endfor %}k.{{ q('__featsql_ts') }}
-      order by r.{{ q('__featsql_fts') }} desc nulls last{% if r.created %}, r.{{ q('__featsql_created') }} desc nulls last{% endif %}
-        {%- for f in r.features %}, r.{{ q(f) }} desc nulls last{% endfor %}) as {{ q('__featsql_rn') }}
-  from featsql_{{ i }}_keys as k
+      partition by {% for k in keys %}b.{{ k }}, {% endfor %}b.{{ q('__featsql_ts') }}
+      order by {% for f in r.features %}r.{{ q(f) }} desc nulls last{{ ', ' if not loop.last }}{% endfor %}) as {{ q('__featsql_rn') }}
+  from featsql_{{ i }}_best as b
   left join featsql_{{ i }}_rows as r
-    on {% for k in r['keys'] %}k.{{ q('__featsql_k' ~ loop.index0) }} = r.{{ q('__featsql_k' ~ loop.index0) }} and {% endfor %}r.{{ q('__featsql_fts') }} <= k.{{ q('__featsql_ts') }}
-    {%- if r.created %} and r.{{ q('__featsql_created') }} <= k.{{ q('__featsql_ts') }}{% endif %}
-    {%- if r.ttl_seconds %} and r.{{ q('__featsql_fts') }} >= {{ featsql._minus_seconds('k.' ~ q('__featsql_ts'), r.ttl_seconds) }}{% endif %}
+    on {% for k in keys %}b.{{ k }} = r.{{ k }} and {% endfor %}b.{{ q('__featsql_best') }} = r.{{ q('__featsql_rank') }}
+  where b.{{ q('__featsql_is_entity') }} = 1
 ),
 featsql_{{ i }} as (
-  select {% for k in r['keys'] %}{{ q('__featsql_k' ~ loop.index0) }}, {% endfor %}{{ q('__featsql_ts') }}
-    {%- for f in r.features %}, {{ q(f) }}{% endfor %}
-  from featsql_{{ i }}_ranked where {{ q('__featsql_rn') }} = 1
+  select {% for k in keys %}c.{{ k }}, {% endfor %}c.{{ q('__featsql_ts') }},
+    {{ featsql._pit_guarded(r, 'c', 'c.' ~ q('__featsql_ts'), 'c.' ~ q('__featsql_matched')) }}
+  from featsql_{{ i }}_ranked as c
+  where c.{{ q('__featsql_rn') }} = 1
 )
 {%- endmacro %}
