@@ -61,23 +61,33 @@ class SqliteOnlineStore(OnlineStore):
 
     # -- apply / teardown ------------------------------------------------------------------------
     def create(self, views: list[FeatureView]) -> list[str]:
+        """Create each view's table; one whose columns no longer match the view is rebuilt
+        (apply also resets that view's watermark, so the next incremental run refills it):
+        a kept row would serve a new feature as NULL, or a re-added one with old values."""
         created = []
         existing = self._tables()
         for view in views:
             name = self.table_name(view)
+            if name in existing and self._layout(view) == self._stored_layout(view):
+                continue
             if name in existing:
-                continue  # a changed view keeps its rows; new feature columns are added below
+                self.con.execute(drop_table(self._table(view)).sql("sqlite"))
             self.con.execute(self._create_sql(view))
             created.append(name)
-        for view in views:
-            self._add_missing_columns(view)
         _select_sql.cache_clear()
         return created
+
+    def _layout(self, view: FeatureView) -> dict[str, str]:
+        return {c.name: c.args["kind"].sql(dialect="sqlite").upper() for c in self._columns(view)}
+
+    def _stored_layout(self, view: FeatureView) -> dict[str, str]:
+        info = self.con.execute(f"PRAGMA table_info({self._table(view).sql('sqlite')})")
+        return {r[1]: str(r[2]).upper() for r in info}
 
     def _tables(self) -> set[str]:
         return {r[0] for r in self.con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
-    def _create_sql(self, view: FeatureView) -> str:
+    def _columns(self, view: FeatureView) -> list[exp.ColumnDef]:
         key_types = list(view.join_key_types) or ["other"] * len(view.join_keys)
         cols = [exp.ColumnDef(this=ident(k), kind=exp.DataType.build(_AFFINITY.get(t, "TEXT")),
                               constraints=[exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())])
@@ -87,19 +97,13 @@ class SqliteOnlineStore(OnlineStore):
         cols += [exp.ColumnDef(this=ident(f.name),
                                kind=exp.DataType.build(_AFFINITY[f.dtype], dialect="sqlite"))
                  for f in view.features]
+        return cols
+
+    def _create_sql(self, view: FeatureView) -> str:
         pk = exp.PrimaryKey(expressions=[ident(k) for k in view.join_keys])
-        schema = exp.Schema(this=self._table(view), expressions=[*cols, pk])
+        schema = exp.Schema(this=self._table(view), expressions=[*self._columns(view), pk])
         # WITHOUT ROWID: the primary key is the table's b-tree, so a lookup is one seek.
         return exp.Create(this=schema, kind="TABLE", exists=True).sql(dialect="sqlite") + " WITHOUT ROWID"
-
-    def _add_missing_columns(self, view: FeatureView) -> None:
-        have = {r[1] for r in self.con.execute(f"PRAGMA table_info({self._table(view).sql('sqlite')})")}
-        for f in view.features:
-            if f.name not in have:
-                coldef = exp.ColumnDef(this=ident(f.name),
-                                       kind=exp.DataType.build(_AFFINITY[f.dtype], dialect="sqlite"))
-                alter = exp.Alter(this=self._table(view), kind="TABLE", actions=[coldef])
-                self.con.execute(alter.sql(dialect="sqlite"))
 
     def drop(self, views: list[FeatureView]) -> list[str]:
         existing = self._tables()
