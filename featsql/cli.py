@@ -190,6 +190,8 @@ def training_set(obj: _Ctx, out: str | None, table: str | None, **kwargs: Any) -
 
     if bool(out) == bool(table):
         raise click.UsageError("give exactly one of --out or --table")
+    if out and not out.endswith(".parquet"):
+        raise click.UsageError(f"--out {out}: featsql writes Parquet; name the file *.parquet")
     job = _job(obj, **kwargs)
     if table:
         with Elapsed(f"creating {table}"):

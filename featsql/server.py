@@ -44,7 +44,9 @@ def handle(store: Any, body: dict[str, Any], lock: threading.Lock | None) -> dic
     if "feature_service" in body:
         features = store.get_feature_service(str(body["feature_service"]))
     rows = rows_from_columns(body.get("entities"))
-    full = bool(body.get("full_feature_names", False))
+    full = body.get("full_feature_names", False)
+    if not isinstance(full, bool):
+        raise FeatsqlError("'full_feature_names' must be true or false")
     if lock is None:
         resp = store.get_online_features(features, rows, full_feature_names=full)
     else:

@@ -95,7 +95,7 @@ class ReadPlan:
         rows = entity_rows if isinstance(entity_rows, list) else list(entity_rows)
         column_set = self.column_set
         for i, row in enumerate(rows):
-            if row.keys() != column_set:
+            if not isinstance(row, dict) or row.keys() != column_set:
                 self._bad_row(i, row)
         keys = {c: [row[c] for row in rows] for c in self.columns}
         normalized = {c: [self.normalizers[c](v) for v in keys[c]] for c in self.columns}

@@ -86,6 +86,8 @@ class RetrievalJob:
     original_ts_type: pa.DataType | None = None
     # The DataFrame's own time column: rows come back in its order, so it is put back as given.
     original_ts: pa.ChunkedArray | None = None
+    # A pandas entity set's own dtypes (nullable Int64, category, string...), given back by to_df.
+    pandas_dtypes: dict[str, Any] | None = None
     ts_column: str = "event_timestamp"
     progress: Callable[[str], None] | None = None
 
@@ -112,13 +114,29 @@ class RetrievalJob:
         return self._restore_ts(table)
 
     def to_df(self) -> "pd.DataFrame":
-        return self.to_arrow().to_pandas()
+        df = self.to_arrow().to_pandas()
+        for column, dtype in (self.pandas_dtypes or {}).items():
+            if column in df.columns and df[column].dtype != dtype:
+                try:
+                    df[column] = df[column].astype(dtype)
+                except (TypeError, ValueError):
+                    pass  # leave Arrow's choice when pandas cannot convert back exactly
+        return df
 
     def to_table(self, name: str) -> str:
         """CREATE TABLE name AS the query, in the warehouse; nothing comes to the client."""
         target = parse_table_name(name, self.caps.name)
         create = exp.Create(this=target, kind="TABLE", expression=self.query.copy())
-        self._run(lambda wh, _: wh.execute(create.sql(dialect=wh.dialect)))
+
+        def run(wh: Any, _: str) -> None:
+            # Like dbt, make a missing `schema.` of a two-part name (three-part names are taken
+            # as they are: CREATE SCHEMA cannot name a database everywhere).
+            if target.args.get("db") and not target.args.get("catalog"):
+                schema = exp.Table(this=target.args["db"].copy())
+                wh.execute(exp.Create(this=schema, kind="SCHEMA", exists=True).sql(dialect=wh.dialect))
+            wh.execute(create.sql(dialect=wh.dialect))
+
+        self._run(run)
         return target.sql(dialect=self.caps.name)
 
     def _restore_ts(self, table: pa.Table) -> pa.Table:
@@ -178,7 +196,8 @@ def plan_training_set(
     q = compile_pit(caps, entity, requests, full_feature_names, filter_by_created_timestamp)
     return RetrievalJob(caps, q, open_warehouse, upload=data, upload_name=name,
                         original_ts_type=original.type, original_ts=original,
-                        ts_column=timestamp_column)
+                        ts_column=timestamp_column,
+                        pandas_dtypes=dict(entity_df.dtypes) if hasattr(entity_df, "dtypes") else None)
 
 
 def _output_columns(query: exp.Query, columns_of_table: Callable[[exp.Table], list[str] | None],

@@ -32,3 +32,9 @@ def test_unexpected_errors_are_squeezed_onto_one_line(tmp_path: Path,
 def test_version(tmp_path: Path) -> None:
     result = invoke("--version", cwd=tmp_path)
     assert result.exit_code == 0 and "0.1.0" in result.stdout
+
+
+def test_training_set_out_must_be_parquet(tmp_path: Path) -> None:
+    result = invoke("training-set", "--entity-sql", "select 1", "--features", "v:f", "--out", "x.csv",
+                    cwd=tmp_path)
+    assert result.exit_code == 2 and "featsql writes Parquet" in result.output

@@ -105,3 +105,4 @@ def test_macro_matches_python_on_postgres(repo: Path, monkeypatch: pytest.Monkey
     finally:
         with psycopg.connect(dsn, autocommit=True) as con:
             con.execute(f'drop schema if exists "{schema}" cascade')
+

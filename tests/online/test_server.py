@@ -49,6 +49,11 @@ def test_get_online_features_over_http(make_store) -> None:
         assert code == 400 and "did you mean 'trips'" in doc["error"]
         code, doc = _post(f"{base}/get-online-features", {"entities": {"driver_id": [1]}})
         assert code == 400 and "exactly one of" in doc["error"]
+        code, doc = _post(f"{base}/get-online-features", {"features": ["stats:trips"], "entities":
+                          {"driver_id": [1]}, "full_feature_names": "no"})
+        assert code == 400 and "'full_feature_names' must be true or false" in doc["error"]
+        with pytest.raises(Exception, match="entity row 0: expected a mapping"):
+            store.get_online_features(["stats:trips"], [(1001,)])
     finally:
         server.shutdown()
         server.server_close()
