@@ -30,8 +30,13 @@ class ViewProgress:
         if self.tty:
             self.out.write("\r\x1b[2K")
             self.out.flush()
-        self.summary_out.write(run.line() + "\n")
-        self.summary_out.flush()
+        try:
+            self.summary_out.write(run.line() + "\n")
+            self.summary_out.flush()
+        except BrokenPipeError:  # `| head -1`: the reader left; the remaining views still run
+            import os
+
+            self.summary_out = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the run
 
     def _draw(self, run: Any, force: bool = False) -> None:
         if not self.tty:
