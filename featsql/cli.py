@@ -51,12 +51,6 @@ def main(ctx: click.Context, config_path: str | None, debug: bool) -> None:
     ctx.obj = _Ctx(config_path, debug)
 
 
-def _templates() -> list[str]:
-    from featsql.scaffold import template_dirs
-
-    return sorted(template_dirs())
-
-
 @main.command()
 @click.argument("name", default="feature_repo")
 @click.option("-t", "--template", default="local", show_default=True,

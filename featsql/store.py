@@ -29,6 +29,8 @@ class FeatureStore:
         self.config = config or load_config(repo_path, config_path)
         self._definitions: Definitions | None = None
         self._online = None
+        # Resolved online feature lists, keyed by request; rebuilt when definitions change.
+        self._read_plans: dict[Any, Any] = {}
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
@@ -201,7 +203,7 @@ class FeatureStore:
         """Latest values with statuses; one online-store round trip; feature lists resolved once."""
         from featsql.serving import ReadPlan
 
-        plans = self.__dict__.setdefault("_read_plans", {})
+        plans = self._read_plans
         key = (("service", features.name) if isinstance(features, FeatureService)
                else tuple(features) if isinstance(features, list) else features, full_feature_names)
         plan = plans.get(key)
