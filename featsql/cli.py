@@ -140,14 +140,14 @@ def _requested(store, features: str | None, feature_service: str | None):
     return [f.strip() for f in features.split(",") if f.strip()]
 
 
-def _training_options(f):
+def _training_options(f, required: bool = True):
     f = click.option("--timestamp-column", default="event_timestamp", show_default=True,
                      help="Entity-set time column.")(f)
     f = click.option("--filter-by-created-timestamp", is_flag=True,
                      help="Ignore feature rows created after the entity time (known-at semantics).")(f)
     f = click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")(f)
     f = _features_option(f)
-    f = click.option("--entity-sql", required=True,
+    f = click.option("--entity-sql", required=required,
                      help="SQL returning join keys and event_timestamp; ref()/source() allowed.")(f)
     return f
 
@@ -164,12 +164,25 @@ def _job(obj: _Ctx, entity_sql: str, features, feature_service, full_feature_nam
 
 
 @main.command(name="compile")
-@_training_options
+@lambda f: _training_options(f, required=False)
+@click.option("--materialize", "view", metavar="VIEW",
+              help="Print the latest-values query materialization runs for VIEW instead.")
+@click.option("--start", help="With --materialize: the window's start (default: the oldest row).")
+@click.option("--end", help="With --materialize: the window's end (default: now).")
 @click.option("--dialect", help="Print for this warehouse dialect instead of the profile's "
               "(duckdb, postgres, redshift, snowflake, bigquery).")
 @click.pass_obj
-def compile_(obj: _Ctx, dialect: str | None, **kwargs: Any) -> None:
-    """Print the training-set SQL the warehouse would run."""
+def compile_(obj: _Ctx, dialect: str | None, view: str | None, start: str | None,
+             end: str | None, **kwargs: Any) -> None:
+    """Print the training-set SQL (or, with --materialize, the latest-values SQL) the warehouse
+    would run."""
+    if bool(view) == bool(kwargs["entity_sql"]):
+        raise click.UsageError("give exactly one of --entity-sql or --materialize VIEW")
+    if view:
+        click.echo(obj.store().materialization_sql(view, start, end, dialect=dialect) + ";")
+        return
+    if start or end:
+        raise click.UsageError("--start and --end go with --materialize")
     click.echo(_job(obj, dialect=dialect, **kwargs).to_sql() + ";")
 
 

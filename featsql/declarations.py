@@ -16,15 +16,15 @@ from featsql.definitions import (
     FeatureService,
     FeatureView,
     Relation,
-    ValueType,
     ViewProjection,
 )
 from featsql.durations import parse_duration
 from featsql.errors import ValidationError, did_you_mean
 from featsql.manifest import Declared
+from featsql.types import TIME_TYPES, ValueType, kind_of, logical_type
 
-VIEW_KEYS = {"entities", "timestamp_field", "created_timestamp_field", "ttl", "online", "features",
-             "latest_table", "description"}
+VIEW_KEYS = {"entities", "timestamp_field", "created_timestamp_field", "timestamp_offset", "ttl",
+             "online", "features", "latest_table", "description"}
 SERVICE_KEYS = {"features", "description"}
 PROJECTION_KEYS = {"view", "alias", "join_key_map", "features"}
 ENTITY_KEYS = {"name", "join_key", "description"}
@@ -33,25 +33,30 @@ DEFAULT_TIMESTAMP = "event_timestamp"
 ColumnsOf = Callable[[Relation], "dict[str, str] | None"]
 TypeOf = Callable[[str], exp.DataType]
 
-_T = exp.DataType.Type
-_CLASSES: list[tuple[set, ValueType]] = [
-    ({_T.BOOLEAN}, "bool"),
-    (exp.DataType.INTEGER_TYPES, "int"),
-    ({_T.DECIMAL, _T.BIGDECIMAL, _T.MONEY, _T.SMALLMONEY, _T.UDECIMAL}, "decimal"),
-    (exp.DataType.REAL_TYPES, "float"),
-    (exp.DataType.TEXT_TYPES | {_T.UUID}, "string"),
-    ({_T.DATE, _T.DATE32}, "date"),
-    ({_T.TIMESTAMP, _T.TIMESTAMPTZ, _T.TIMESTAMPLTZ, _T.TIMESTAMPNTZ, _T.DATETIME, _T.DATETIME64,
-      _T.TIMESTAMP_S, _T.TIMESTAMP_MS, _T.TIMESTAMP_NS}, "timestamp"),
-    ({_T.BINARY, _T.VARBINARY, _T.BLOB}, "bytes"),
-]
 
 
 def value_type(dtype: exp.DataType) -> ValueType:
-    for types, name in _CLASSES:
-        if dtype.this in types:
-            return name
-    return "other"
+    return logical_type(dtype)[0]
+
+
+def _whole_seconds(problems: _Problems, d: Declared, key: str, raw: Any) -> int | None:
+    """A duration key as whole seconds; a fraction of a second is refused, not truncated."""
+    try:
+        td = parse_duration(raw)
+    except ValueError as e:
+        problems.add(d, "model", key, str(e))
+        return None
+    if td is None:
+        return None
+    if td.total_seconds() != int(td.total_seconds()):
+        problems.add(d, "model", key, f"{raw!r} is not a whole number of seconds")
+        return None
+    return int(td.total_seconds())
+
+
+def _type_and_scale(dtype: exp.DataType) -> tuple[ValueType, int | None]:
+    logical, _, scale = logical_type(dtype)
+    return logical, scale
 
 
 class _Problems:
@@ -100,11 +105,8 @@ def _view(problems: _Problems, d: Declared, columns_of: ColumnsOf, type_of: Type
     before = len(problems.lines)
     _unknown(problems, d, "model", "featsql", meta, VIEW_KEYS)
     entities = _entities(problems, d, meta.get("entities"))
-    try:
-        ttl = parse_duration(meta.get("ttl"))
-    except ValueError as e:
-        problems.add(d, "model", "featsql.ttl", str(e))
-        ttl = None
+    ttl = _whole_seconds(problems, d, "featsql.ttl", meta.get("ttl"))
+    offset = _whole_seconds(problems, d, "featsql.timestamp_offset", meta.get("timestamp_offset"))
     online = meta.get("online", True)
     if not isinstance(online, bool):
         problems.add(d, "model", "featsql.online", f"expected true or false, got {online!r}")
@@ -141,8 +143,17 @@ def _view(problems: _Problems, d: Declared, columns_of: ColumnsOf, type_of: Type
         if meta.get("created_timestamp_field") else None
     for i, e in enumerate(entities):
         column(e.join_key, f"featsql.entities[{i}].join_key")
+    time_types: dict[str, ValueType] = {}
     for key, col in (("featsql.timestamp_field", ts), ("featsql.created_timestamp_field", created)):
-        if col and value_type(type_of(columns[col])) not in ("timestamp", "date"):
+        if not col:
+            continue
+        time_types[col] = kind = value_type(type_of(columns[col]))
+        if kind == "date" and key == "featsql.timestamp_field" and not offset:
+            problems.add(d, "model", key, f"column '{col}' is {columns[col]}: a row stamped with"
+                         " its day would be visible from 00:00 that day, before the day's data"
+                         " existed; say when a row becomes known with featsql.timestamp_offset"
+                         " (1d for a daily aggregate stamped with its day)")
+        elif kind not in TIME_TYPES and not (kind == "date" and key == "featsql.timestamp_field"):
             problems.add(d, "model", key, f"column '{col}' is {columns[col]}, not a timestamp")
 
     reserved = {e.join_key.lower() for e in entities} | {c.lower() for c in (ts, created) if c}
@@ -150,8 +161,16 @@ def _view(problems: _Problems, d: Declared, columns_of: ColumnsOf, type_of: Type
     if raw_features is None:
         names = [c for c in columns if c.lower() not in reserved]
     elif isinstance(raw_features, list):
-        names = [column(f, f"featsql.features[{i}]") for i, f in enumerate(raw_features)]
-        names = [n for n in names if n]
+        names = []
+        for i, f in enumerate(raw_features):
+            n = column(f, f"featsql.features[{i}]")
+            if n in names:
+                problems.add(d, "model", f"featsql.features[{i}]", f"'{f}' is listed twice")
+            elif n and n.lower() in reserved:
+                problems.add(d, "model", f"featsql.features[{i}]", f"'{f}' is a join key or"
+                             " time column, not a feature")
+            elif n:
+                names.append(n)
     else:
         problems.add(d, "model", "featsql.features", f"expected a list of columns, got {raw_features!r}")
         names = []
@@ -167,27 +186,35 @@ def _view(problems: _Problems, d: Declared, columns_of: ColumnsOf, type_of: Type
             parts = [None] * (3 - len(parts)) + parts
             latest = Relation(database=parts[0] or database, schema_name=parts[1] or schema,
                               identifier=parts[2])
+            if columns_of(latest) is None:
+                problems.add(d, "model", "featsql.latest_table", f"{'.'.join(latest.parts())} does"
+                             " not exist in the warehouse; build it with the featsql.latest_values"
+                             " macro (dbt run) first")
     if len(problems.lines) > before or ts is None:
         return None
+    keys = [column(e.join_key, "") or e.join_key for e in entities]
+
+    def feature(n: str) -> Feature:
+        dtype, precision, scale = logical_type(type_of(columns[n]))
+        return Feature(name=n, dtype=dtype, precision=precision, scale=scale,
+                       warehouse_type=columns[n], description=d.column_docs.get(n, ""))
+
     return FeatureView(
         name=d.name,
-        entities=tuple(Entity(name=e.name, join_key=column(e.join_key, "") or e.join_key,
-                              description=e.description) for e in entities),
+        entities=tuple(Entity(name=e.name, join_key=k, description=e.description)
+                       for e, k in zip(entities, keys)),
         timestamp_field=ts,
         created_timestamp_field=created,
-        timestamp_type=columns[ts],
-        created_timestamp_type=columns[created] if created else "",
-        ttl_seconds=int(ttl.total_seconds()) if ttl else None,
+        timestamp_dtype=time_types[ts],
+        created_timestamp_dtype=time_types[created] if created else None,
+        timestamp_offset_seconds=offset,
+        ttl_seconds=ttl,
         online=online,
-        features=tuple(
-            Feature(name=n, dtype=value_type(type_of(columns[n])), warehouse_type=columns[n],
-                    description=d.column_docs.get(n, ""))
-            for n in names
-        ),
+        features=tuple(feature(n) for n in names),
         relation=relation,
         latest_table=latest,
-        join_key_types=tuple(value_type(type_of(columns[column(e.join_key, "") or e.join_key]))
-                             for e in entities),
+        join_key_types=tuple(kind_of(*_type_and_scale(type_of(columns[k]))) for k in keys),
+        join_key_sql_types=tuple(columns[k] for k in keys),
         description=str(meta.get("description") or d.description),
         unique_id=d.unique_id,
         yaml_file=d.yaml_file,

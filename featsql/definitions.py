@@ -6,12 +6,10 @@ can diff them field by field.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-# Canonical feature types, derived from the warehouse's own column types via sqlglot.
-ValueType = Literal["int", "float", "bool", "string", "timestamp", "date", "decimal", "bytes", "other"]
+from featsql.types import Kind, ValueType, describe, kind_of
 
 
 class _Def(BaseModel):
@@ -37,9 +35,21 @@ class Entity(_Def):
 
 class Feature(_Def):
     name: str
+    # Logical type, decided at apply from the warehouse's column type (featsql.types).
     dtype: ValueType = "other"
+    precision: int | None = None
+    scale: int | None = None
     warehouse_type: str = ""
     description: str = ""
+
+    @property
+    def kind(self) -> Kind:
+        """What values come out as (decimals by the policy in featsql.types)."""
+        return kind_of(self.dtype, self.scale)
+
+    @property
+    def type_name(self) -> str:
+        return describe(self.dtype, self.precision, self.scale)
 
 
 class FeatureView(_Def):
@@ -47,17 +57,21 @@ class FeatureView(_Def):
     entities: tuple[Entity, ...]
     timestamp_field: str
     created_timestamp_field: str | None = None
-    # Warehouse types of the two time columns: the compiler converts zone-aware ones to UTC.
-    timestamp_type: str = ""
-    created_timestamp_type: str = ""
+    # Logical types of the two time columns: the compiler converts zone-aware ones to UTC.
+    timestamp_dtype: ValueType = "timestamp"
+    created_timestamp_dtype: ValueType | None = None
+    # A row becomes known at timestamp_field + this (a daily aggregate stamped with its day: 1d).
+    timestamp_offset_seconds: int | None = None
     ttl_seconds: int | None = None
     online: bool = True
     features: tuple[Feature, ...]
     relation: Relation
     latest_table: Relation | None = None
-    # Canonical type of each join key (same order as entities), so an online key read from the
-    # warehouse (1001) and one typed on a command line ("1001") encode the same.
-    join_key_types: tuple[ValueType, ...] = ()
+    # Kind of each join key (same order as entities), so an online key read from the warehouse
+    # (1001) and one typed on a command line ("1001") encode the same; and its warehouse type,
+    # to which entity-set keys are cast where the kinds agree but the types do not (text vs uuid).
+    join_key_types: tuple[Kind, ...] = ()
+    join_key_sql_types: tuple[str, ...] = ()
     description: str = ""
     # Where it is declared, for messages.
     unique_id: str = ""

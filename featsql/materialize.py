@@ -120,7 +120,7 @@ def _run(store: FeatureStore, windows: list[tuple[FeatureView, datetime | None]]
 
 
 def _write_view(wh, online, view: FeatureView, run: ViewRun, progress: Progress | None) -> None:
-    sql = wh.sql(materialization_query(view, run.start, run.end, wh.dialect))
+    sql = wh.sql(materialization_query(view, run.start, run.end, wh))
     codec = KeyCodec.of(view)
     began = time.perf_counter()
     in_flight = max(1, online.max_in_flight)

@@ -72,7 +72,8 @@ def _reshapes_online_rows(fields: list[str]) -> bool:
 
 def make_plan(current: RegistryState, wanted: Definitions) -> Plan:
     """Diff the registry against freshly built definitions; bump versions of changed objects."""
-    new = RegistryState(project=current.project, watermarks=dict(current.watermarks))
+    new = RegistryState(project=current.project, watermarks=dict(current.watermarks),
+                        location=current.location)
     changes: list[Change] = []
     for kind in KINDS:
         old_objs = current.objects.get(kind, {})

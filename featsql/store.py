@@ -87,7 +87,7 @@ class FeatureStore:
         wanted = self.build(parse=parse)
         registry = self.registry
         plan = make_plan(registry.load(), wanted)
-        old = registry.load().definitions()
+        old = registry.load().definitions(upgrade=True)
         online_views = [v for v in wanted.feature_views.values() if v.online]
         gone = [v for n, v in old.feature_views.items()
                 if n not in wanted.feature_views or not wanted.feature_views[n].online]
@@ -100,7 +100,7 @@ class FeatureStore:
     def teardown(self) -> TeardownReport:
         """Remove what apply created: online tables of every registered view, then the registry."""
         registry = self.registry
-        views = list(registry.load().definitions().feature_views.values())
+        views = list(registry.load().definitions(upgrade=True).feature_views.values())
         report = TeardownReport(online_tables=self.online_store.drop(views))
         if registry.delete():
             report.registry = registry.location
@@ -132,12 +132,20 @@ class FeatureStore:
         return services[name]
 
     # -- training sets --------------------------------------------------------------------------------
-    def dialect(self) -> str:
-        """The sqlglot dialect of the configured warehouse (reads the dbt profile, no connection)."""
-        from featsql.offline import warehouse_class
+    def compiler(self, dialect: str | None = None):
+        """The configured warehouse, unconnected (reads the dbt profile only), or the warehouse of
+        another `dialect`: what the SQL is compiled for."""
+        from featsql.offline import for_dialect, warehouse_class
         from featsql.offline.profile import load_credentials
 
-        return warehouse_class(load_credentials(self.config).type).dialect
+        if dialect is not None:
+            return for_dialect(dialect)
+        creds = load_credentials(self.config)
+        return warehouse_class(creds.type)(creds, project_dir=self.config.dbt_project_dir)
+
+    def dialect(self) -> str:
+        """The sqlglot dialect of the configured warehouse (reads the dbt profile, no connection)."""
+        return self.compiler().dialect
 
     def get_historical_features(
         self,
@@ -167,21 +175,35 @@ class FeatureStore:
                 doc = manifest.load_manifest(self.config, parse=False)
             return manifest.render_refs(sql, doc)
 
-        def columns_of(t: Any) -> list[str] | None:
+        def columns_of(t: Any) -> dict[str, str] | None:
             rel = Relation(database=t.catalog or None, schema_name=t.db or None, identifier=t.name)
             try:
                 with self.warehouse() as wh:
-                    cols = wh.columns(rel)
+                    return wh.columns(rel)
             except Exception:  # noqa: BLE001 - only a pre-check; the warehouse reports it later
                 return None
-            return list(cols) if cols else None
 
         return plan_training_set(
-            dialect=dialect or self.dialect(), requests=requests, entity_df=entity_df,
+            warehouse=self.compiler(dialect), requests=requests, entity_df=entity_df,
             open_warehouse=self.warehouse, render_sql=render, columns_of_table=columns_of,
             full_feature_names=full_feature_names,
             filter_by_created_timestamp=filter_by_created_timestamp, timestamp_column=timestamp_column,
         )
+
+    def materialization_sql(self, view: str, start: Any = None, end: Any = None,
+                            dialect: str | None = None, pretty: bool = True) -> str:
+        """The latest-values query materialization runs for `view` over [start, end] (default:
+        from the oldest row up to now), as `featsql compile --materialize` prints it."""
+        from datetime import datetime, timezone
+
+        from featsql.compile.latest import materialization_query
+        from featsql.materialize import to_utc
+
+        wh = self.compiler(dialect)
+        query = materialization_query(self.get_feature_view(view),
+                                      None if start is None else to_utc(start),
+                                      to_utc(end) if end is not None else datetime.now(timezone.utc), wh)
+        return wh.sql(query, pretty=pretty)
 
     # -- materialization and online reads --------------------------------------------------------
     def materialize(self, start_date: Any, end_date: Any, feature_views: list[str] | None = None,

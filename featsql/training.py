@@ -10,14 +10,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
-from featsql.compile.dialects import Capabilities, capabilities
-from featsql.compile.pit import ROW, EntitySet, compile_pit, parse_entity_sql
+from featsql.compile.pit import P, ROW, EntitySet, compile_pit, parse_entity_sql
 from featsql.errors import FeatsqlError
 from featsql.refs import ViewRequest
 from featsql.sql import parse_table_name
+from featsql.types import TIME_TYPES, Kind, arrow_kind, conform
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from featsql.offline.base import Warehouse
 
 
 def _required_columns(requests: list[ViewRequest], ts_column: str) -> list[str]:
@@ -48,18 +50,82 @@ def _check_clashes(have: list[str], requests: list[ViewRequest], full: bool, wha
                     " rename or drop it" + ("" if full else ", or use full feature names"))
 
 
+def _check_internal(have: list[str], what: str) -> None:
+    """featsql's own column names (`__featsql_...`) would be dropped or shadowed."""
+    clash = [c for c in have if c.lower().startswith(P)]
+    if clash:
+        raise FeatsqlError(f"{what} has a column '{clash[0]}': names starting with '{P}' are"
+                           " featsql's own; rename it")
+
+
+def _check_key_types(types: dict[str, Kind], requests: list[ViewRequest], what: str) -> None:
+    """Each entity key of a known kind must be the kind of the view's join key it meets."""
+    for r in requests:
+        for j, (column, key) in enumerate(zip(r.entity_columns, r.view.join_keys)):
+            have = types.get(column)
+            want = r.view.join_key_types[j] if j < len(r.view.join_key_types) else None
+            if have is None or want is None or have == "other" or want == "other" or have == want:
+                continue
+            sql_type = r.view.join_key_sql_types[j] if j < len(r.view.join_key_sql_types) else ""
+            raise FeatsqlError(
+                f"{what} column '{column}' is {have}, but join key '{key}' of feature view"
+                f" '{r.view.name}' is {want}{f' ({sql_type})' if sql_type else ''}; cast the"
+                f" entity column to {want}")
+
+
+def key_casts(wh: Warehouse, requests: list[ViewRequest]) -> dict[str, exp.DataType]:
+    """Entity columns to cast to their view key's warehouse type: string keys whose type is not
+    a text type (uuid), which the warehouse would otherwise refuse to compare with text."""
+    casts: dict[str, exp.DataType] = {}
+    for r in requests:
+        for column, kind, sql_type in zip(r.entity_columns, r.view.join_key_types,
+                                          r.view.join_key_sql_types):
+            dtype = wh.parse_type(sql_type) if sql_type else None
+            if kind == "string" and dtype is not None and dtype.this not in exp.DataType.TEXT_TYPES:
+                casts[column] = dtype
+    return casts
+
+
+def _as_arrow(df: Any) -> pa.Table:
+    """A pandas DataFrame or Arrow table as Arrow; anything else is a clear error."""
+    if isinstance(df, pa.Table):
+        data = df
+    elif hasattr(df, "columns") and hasattr(df, "dtypes") and hasattr(df, "iloc"):
+        dupes = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        if dupes:
+            raise FeatsqlError(f"entity DataFrame has column '{dupes[0]}' more than once")
+        bad = [c for c in df.columns if not isinstance(c, str)]
+        if bad:
+            raise FeatsqlError(f"entity DataFrame column names must be strings, got {bad[0]!r}")
+        data = pa.Table.from_pandas(df, preserve_index=False)
+    else:
+        raise FeatsqlError("entity_df must be a pandas DataFrame, an Arrow table or a SQL query"
+                           f" string, got {type(df).__name__}")
+    names = data.column_names
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    if dupes:
+        raise FeatsqlError(f"entity DataFrame has column '{dupes[0]}' more than once")
+    return data
+
+
 def entity_arrow(df: Any, requests: list[ViewRequest],
                  ts_column: str) -> tuple[pa.Table, pa.ChunkedArray]:
     """The entity DataFrame as Arrow with its time column as naive UTC and a row id appended;
     and the time column as it was given."""
-    data = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+    data = _as_arrow(df)
     _check_columns(data.column_names, requests, ts_column, "entity DataFrame")
+    _check_internal(data.column_names, "entity DataFrame")
+    _check_key_types({f.name: arrow_kind(f.type) for f in data.schema}, requests, "entity DataFrame")
     original = data.schema.field(ts_column).type
     ts = data.column(ts_column)
     if pa.types.is_timestamp(original):
         utc = ts.cast(pa.timestamp(original.unit))  # aware -> its UTC wall clock; naive stays UTC
     elif pa.types.is_date(original):
         utc = ts.cast(pa.timestamp("us"))
+    elif pa.types.is_integer(original) or pa.types.is_floating(original):
+        raise FeatsqlError(f"entity DataFrame: column '{ts_column}' holds numbers ({original}), not"
+                           " timestamps; convert epochs first, e.g. pd.to_datetime(df['"
+                           f"{ts_column}'], unit='s')")
     else:
         try:
             utc = pc.cast(ts, pa.timestamp("us"))
@@ -78,9 +144,11 @@ def entity_arrow(df: Any, requests: list[ViewRequest],
 class RetrievalJob:
     """A planned training set: nothing runs until to_df / to_arrow / to_table."""
 
-    caps: Capabilities
+    wh: Warehouse  # the warehouse (dialect) the query was compiled for
     query: exp.Query
     open_warehouse: Callable[[], Any]
+    # Output feature column -> its registered kind: results come back in those Arrow types.
+    kinds: dict[str, Kind] | None = None
     upload: pa.Table | None = None
     upload_name: str | None = None
     original_ts_type: pa.DataType | None = None
@@ -92,7 +160,7 @@ class RetrievalJob:
     progress: Callable[[str], None] | None = None
 
     def to_sql(self, pretty: bool = True) -> str:
-        return self.query.sql(dialect=self.caps.name, pretty=pretty)
+        return self.query.sql(dialect=self.wh.dialect, pretty=pretty)
 
     def _run(self, action: Callable[[Any, str], Any]) -> Any:
         started = time.perf_counter()
@@ -111,7 +179,15 @@ class RetrievalJob:
 
     def to_arrow(self) -> pa.Table:
         table = self._run(lambda wh, sql: wh.query_arrow(sql))
-        return self._restore_ts(table)
+        return self._restore_ts(self._conform(table))
+
+    def _conform(self, table: pa.Table) -> pa.Table:
+        """Feature columns as their registered types, whatever the warehouse's driver returned."""
+        for name, kind in (self.kinds or {}).items():
+            if name in table.column_names:
+                i = table.column_names.index(name)
+                table = table.set_column(i, name, conform(table.column(i), kind))
+        return table
 
     def to_df(self) -> "pd.DataFrame":
         df = self.to_arrow().to_pandas()
@@ -125,7 +201,7 @@ class RetrievalJob:
 
     def to_table(self, name: str) -> str:
         """CREATE TABLE name AS the query, in the warehouse; nothing comes to the client."""
-        target = parse_table_name(name, self.caps.name)
+        target = parse_table_name(name, self.wh.dialect)
         create = exp.Create(this=target, kind="TABLE", expression=self.query.copy())
 
         def run(wh: Any, _: str) -> None:
@@ -137,7 +213,7 @@ class RetrievalJob:
             wh.execute(create.sql(dialect=wh.dialect))
 
         self._run(run)
-        return target.sql(dialect=self.caps.name)
+        return target.sql(dialect=self.wh.dialect)
 
     def _restore_ts(self, table: pa.Table) -> pa.Table:
         """Give an uploaded DataFrame's time column back as it was given (zone, unit, strings)."""
@@ -161,27 +237,39 @@ class RetrievalJob:
 
 def plan_training_set(
     *,
-    dialect: str,
+    warehouse: Warehouse,
     requests: list[ViewRequest],
     entity_df: Any,
     open_warehouse: Callable[[], Any],
     render_sql: Callable[[str], str],
-    columns_of_table: Callable[[exp.Table], list[str] | None],
+    columns_of_table: Callable[[exp.Table], dict[str, str] | None],
     full_feature_names: bool = False,
     filter_by_created_timestamp: bool = False,
     timestamp_column: str = "event_timestamp",
 ) -> RetrievalJob:
-    """Check the entity set, then compile; errors surface before any warehouse work."""
-    caps = capabilities(dialect)
+    """Check the entity set, then compile for `warehouse` (an unconnected one is enough);
+    errors surface before any warehouse work."""
+    wh = warehouse
+    kinds = {r.output_name(f, full_feature_names): r.view.feature(f).kind  # type: ignore[union-attr]
+             for r in requests for f in r.features}
+    casts = key_casts(wh, requests)
     if isinstance(entity_df, str):
-        query = parse_entity_sql(render_sql(entity_df), dialect)
+        query = parse_entity_sql(render_sql(entity_df), wh.dialect)
         have = _output_columns(query, columns_of_table)
         if have is not None:
-            _check_columns(have, requests, timestamp_column, "entity SQL")
-            _check_clashes(have, requests, full_feature_names, "entity SQL")
-        entity = EntitySet(source=query, timestamp_column=timestamp_column)
-        q = compile_pit(caps, entity, requests, full_feature_names, filter_by_created_timestamp)
-        return RetrievalJob(caps, q, open_warehouse, ts_column=timestamp_column)
+            names = list(have)
+            _check_columns(names, requests, timestamp_column, "entity SQL")
+            _check_clashes(names, requests, full_feature_names, "entity SQL")
+            _check_internal(names, "entity SQL")
+            typed = {c: wh.parse_type(t) for c, t in have.items() if t}
+            _check_key_types({c: _kind(t) for c, t in typed.items()}, requests, "entity SQL")
+            ts_type = typed.get(timestamp_column)
+            if ts_type is not None and _kind(ts_type) not in (*TIME_TYPES, "date", "other"):
+                raise FeatsqlError(f"entity SQL: column '{timestamp_column}' is"
+                                   f" {have[timestamp_column]}, not a timestamp")
+        entity = EntitySet(source=query, timestamp_column=timestamp_column, casts=casts)
+        q = compile_pit(wh, entity, requests, full_feature_names, filter_by_created_timestamp)
+        return RetrievalJob(wh, q, open_warehouse, kinds=kinds, ts_column=timestamp_column)
     data, original = entity_arrow(entity_df, requests, timestamp_column)
     _check_clashes(data.column_names, requests, full_feature_names, "entity DataFrame")
     name = f"featsql_entity_{uuid.uuid4().hex[:12]}"
@@ -189,20 +277,28 @@ def plan_training_set(
     entity = EntitySet(
         source=exp.table_(exp.to_identifier(name, quoted=True)),
         timestamp_column=timestamp_column, columns=data.column_names, row_id=ROW, utc_naive=True,
-        min_ts=bounds.get("min"), max_ts=bounds.get("max"),
+        min_ts=bounds.get("min"), max_ts=bounds.get("max"), casts=casts,
     )
     if not data.num_rows:  # an empty entity set: bounds from the (empty) table itself
         entity.min_ts = entity.max_ts = None
-    q = compile_pit(caps, entity, requests, full_feature_names, filter_by_created_timestamp)
-    return RetrievalJob(caps, q, open_warehouse, upload=data, upload_name=name,
+    q = compile_pit(wh, entity, requests, full_feature_names, filter_by_created_timestamp)
+    return RetrievalJob(wh, q, open_warehouse, kinds=kinds, upload=data, upload_name=name,
                         original_ts_type=original.type, original_ts=original,
                         ts_column=timestamp_column,
                         pandas_dtypes=dict(entity_df.dtypes) if hasattr(entity_df, "dtypes") else None)
 
 
-def _output_columns(query: exp.Query, columns_of_table: Callable[[exp.Table], list[str] | None],
-                    ctes: dict[str, exp.Query] | None = None) -> list[str] | None:
-    """Column names the entity query returns, from its text or the catalog; None if unknowable.
+def _kind(dtype: exp.DataType) -> Kind:
+    from featsql.types import kind_of, logical_type
+
+    logical, _, scale = logical_type(dtype)
+    return kind_of(logical, scale)
+
+
+def _output_columns(query: exp.Query, columns_of_table: Callable[[exp.Table], dict[str, str] | None],
+                    ctes: dict[str, exp.Query] | None = None) -> dict[str, str | None] | None:
+    """Column names the entity query returns, from its text or the catalog, with their warehouse
+    types where the catalog gave them; None if unknowable.
 
     A `*` reads the catalog only when it selects from one real table; over a CTE or a derived
     table it is that query's columns (which may rename or compute the time column).
@@ -213,11 +309,11 @@ def _output_columns(query: exp.Query, columns_of_table: Callable[[exp.Table], li
         query = query.this
     if not isinstance(query, exp.Select):
         return None
-    names: list[str] = []
+    names: dict[str, str | None] = {}
     for s in query.selects:
         star = s if isinstance(s, exp.Star) else s.this if isinstance(s, exp.Column) else None
         if not isinstance(star, exp.Star):
-            names.append(s.alias_or_name)
+            names[s.alias_or_name] = None
             continue
         source = query.args.get("from_") or query.args.get("from")
         if source is None or query.args.get("joins") or any(star.args.get(m) for m in star.args):
@@ -234,5 +330,5 @@ def _output_columns(query: exp.Query, columns_of_table: Callable[[exp.Table], li
             return None
         if cols is None:
             return None
-        names += cols
+        names.update(cols)
     return names

@@ -153,11 +153,13 @@ def borrowed(wh: Warehouse) -> Iterator[Warehouse]:
     yield wh
 
 
-def plan(dialect: str, defs: Definitions, features: Any, entity: Any, *,
+def plan(dialect: str | Warehouse, defs: Definitions, features: Any, entity: Any, *,
          open_warehouse: Callable[[], Any] | None = None, manifest: dict | None = None,
-         columns_of_table: Callable[[Any], list[str] | None] | None = None, **kwargs: Any):
-    """plan_training_set as FeatureStore.get_historical_features calls it."""
+         columns_of_table: Callable[[Any], dict[str, str] | None] | None = None, **kwargs: Any):
+    """plan_training_set as FeatureStore.get_historical_features calls it; `dialect` is a
+    dialect name or the (unconnected) warehouse to compile for."""
     from featsql.manifest import render_refs
+    from featsql.offline.base import for_dialect
     from featsql.refs import resolve
     from featsql.training import plan_training_set
 
@@ -165,23 +167,24 @@ def plan(dialect: str, defs: Definitions, features: Any, entity: Any, *,
         features = defs.feature_services[features]
     requests = resolve(features, defs, kwargs.get("full_feature_names", False))
     return plan_training_set(
-        dialect=dialect, requests=requests, entity_df=entity,
+        warehouse=for_dialect(dialect) if isinstance(dialect, str) else dialect,
+        requests=requests, entity_df=entity,
         open_warehouse=open_warehouse or (lambda: pytest.fail("no warehouse here")),
         render_sql=lambda sql: render_refs(sql, manifest or {}),
         columns_of_table=columns_of_table or (lambda t: None), **kwargs)
 
 
 def training_set(wh: Warehouse, defs: Definitions, features: Any, entity: Any, *,
-                 dialect: str | None = None, **kwargs: Any) -> pa.Table:
-    """Run a training set on an open warehouse (compiled for `dialect`, default its own)."""
-    def columns_of(t: Any) -> list[str] | None:
-        cols = wh.columns(Relation(database=t.catalog or None, schema_name=t.db or None,
+                 compiler: Warehouse | None = None, **kwargs: Any) -> pa.Table:
+    """Run a training set on an open warehouse (compiled for `compiler`, default its own class)."""
+    def columns_of(t: Any) -> dict[str, str] | None:
+        return wh.columns(Relation(database=t.catalog or None, schema_name=t.db or None,
                                    identifier=t.name))
-        return list(cols) if cols else None
 
-    job = plan(dialect or wh.dialect, defs, features, entity,
+    compiler = compiler or type(wh)()
+    job = plan(compiler, defs, features, entity,
                open_warehouse=lambda: borrowed(wh),
-               manifest=manifest_for(dialect or wh.dialect, lambda n: relation_in(wh, n)),
+               manifest=manifest_for(compiler.dialect, lambda n: relation_in(wh, n)),
                columns_of_table=columns_of, **kwargs)
     return job.to_arrow()
 

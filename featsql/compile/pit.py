@@ -10,22 +10,25 @@ Contract: DESIGN.md section 6. Shape of every plan:
     final SELECT        entity rows LEFT JOIN each featsql_<i> on (keys, time): duplicates stay,
                         no row is dropped, no concatenated row ids
 
-The join strategy comes from the dialect's capability table: a native ASOF join (DuckDB,
-Snowflake; ttl applied after the join), or a sort-based window plan elsewhere.
+The join strategy comes from the warehouse's capability constants: a native ASOF join (DuckDB,
+Snowflake; ttl applied after the join), or a sort-based window plan elsewhere. Names of what dbt
+built are spelled by the warehouse (featsql.sql.stored_name); time columns are typed by its
+`known_at`, from the logical types registered at apply.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import sqlglot
 from sqlglot import exp
 
-from featsql.compile.dialects import Capabilities
-from featsql.definitions import FeatureView
 from featsql.refs import ViewRequest
 from featsql.sql import col, ident, table
+
+if TYPE_CHECKING:
+    from featsql.offline.base import Warehouse
 
 P = "__featsql_"  # prefix of internal columns
 TS, FTS, CREATED, IS_ENTITY, GRP, ROW = (f"{P}ts", f"{P}fts", f"{P}created", f"{P}is_entity",
@@ -35,9 +38,6 @@ AVAIL, RANK = f"{P}avail", f"{P}rank"
 EPOCH_OFFSET = 10**16  # microseconds: keeps epochs from 1653 to 2286 positive and 17 digits wide
 ENTITY = "featsql_entity"
 BOUNDS = "featsql_bounds"
-_NAIVE = {exp.DataType.Type.TIMESTAMP, exp.DataType.Type.TIMESTAMPNTZ, exp.DataType.Type.DATETIME,
-          exp.DataType.Type.TIMESTAMP_S, exp.DataType.Type.TIMESTAMP_MS, exp.DataType.Type.TIMESTAMP_NS,
-          exp.DataType.Type.DATETIME64}
 
 
 @dataclass
@@ -54,11 +54,13 @@ class EntitySet:
     # Constant bounds when known (DataFrames); otherwise computed in the query from the entity set.
     min_ts: datetime | None = None
     max_ts: datetime | None = None
+    # Entity columns whose values must be cast to the view key's type to compare (text -> uuid).
+    casts: dict[str, exp.DataType] = field(default_factory=dict)
 
 
 @dataclass
 class PointInTimeQuery:
-    caps: Capabilities
+    wh: Warehouse
     entity: EntitySet
     requests: list[ViewRequest]
     full_feature_names: bool = False
@@ -68,40 +70,31 @@ class PointInTimeQuery:
     # -- helpers ----------------------------------------------------------------------------------
     def _cte(self, name: str, query: exp.Query, materialized: bool = False) -> None:
         cte = exp.CTE(this=query, alias=exp.TableAlias(this=ident(name)))
-        if materialized and self.caps.materialized_cte:
+        if materialized and self.wh.materialized_cte:
             cte.set("materialized", True)
         self.ctes.append(cte)
 
-    def _naive(self, warehouse_type: str) -> bool:
-        if not warehouse_type:
-            return False
-        try:
-            return exp.DataType.build(warehouse_type, dialect=self.caps.name).this in _NAIVE
-        except Exception:
-            return False
-
     def _raw(self, name: str, alias: str | None = "f") -> exp.Column:
         """A column of a feature view's relation, spelled as the warehouse stores dbt's names."""
-        return col(self.caps.stored_name(name), alias)
+        return self.wh.col(name, alias)
 
     def _ecol(self, name: str, alias: str = "e") -> exp.Column:
         """An entity-set column: uploaded DataFrames keep their names; SQL ones follow dbt's."""
-        return col(name if self.entity.columns is not None else self.caps.stored_name(name), alias)
+        return col(name, alias) if self.entity.columns is not None else self.wh.col(name, alias)
 
-    def _relation(self, v: FeatureView) -> exp.Table:
-        return table(v.relation.model_copy(update={
-            "database": v.relation.database and self.caps.stored_name(v.relation.database),
-            "schema_name": v.relation.schema_name and self.caps.stored_name(v.relation.schema_name),
-            "identifier": self.caps.stored_name(v.relation.identifier)}))
+    def _ekey(self, name: str, alias: str = "e") -> exp.Expression:
+        """An entity-set key column, cast to the view key's type where the two differ."""
+        cast = self.entity.casts.get(name)
+        return self._ecol(name, alias) if cast is None else exp.cast(self._ecol(name, alias), cast)
 
     def _entity_ts(self, alias: str) -> exp.Expression:
         ts = self._ecol(self.entity.timestamp_column, alias)
-        return ts if self.entity.utc_naive else self.caps.utc_naive(ts)
+        return ts if self.entity.utc_naive else self.wh.utc_naive(ts)
 
     def _bound(self, which: str) -> exp.Expression:
         value = self.entity.min_ts if which == "min" else self.entity.max_ts
         if value is not None:
-            return self.caps.timestamp_literal(value.isoformat(sep=" "))
+            return self.wh.timestamp_literal(value.isoformat(sep=" "))
         return exp.Subquery(this=exp.select(col(which, None)).from_(table(BOUNDS)))
 
     # -- the plan ---------------------------------------------------------------------------------
@@ -119,12 +112,12 @@ class PointInTimeQuery:
         return self._final()
 
     def _keys(self, i: int, r: ViewRequest) -> None:
-        cols = [self._ecol(c).as_(f"{P}k{j}", quoted=True) for j, c in enumerate(r.entity_columns)]
+        cols = [self._ekey(c).as_(f"{P}k{j}", quoted=True) for j, c in enumerate(r.entity_columns)]
         q = (exp.select(*cols, self._entity_ts("e").as_(TS, quoted=True)).distinct()
              .from_(exp.alias_(table(ENTITY), "e", table=True, quoted=True)))
-        if self.caps.asof and self.caps.asof_struct and not self._known_at(r):
+        if self.wh.asof and self.wh.asof_struct and not self._known_at(r):
             # Above every feature row at the same time: created +infinity, hash maximal.
-            top = self._order_struct(col(TS), self.caps.timestamp_literal("infinity") if
+            top = self._order_struct(col(TS), self.wh.timestamp_literal("infinity") if
                                      r.view.created_timestamp_field else None, r, top=True)
             q = exp.select("*", top.as_(ORDER, quoted=True)).from_(q.subquery(ident("d")))
         self._cte(f"featsql_{i}_keys", q)
@@ -135,7 +128,7 @@ class PointInTimeQuery:
         created, then a content-determined row among exact duplicates — no window needed."""
         fields: list[tuple[str, exp.Expression]] = [("t", ts.copy())]
         if created is not None:
-            lowest = self.caps.timestamp_literal("-infinity")
+            lowest = self.wh.timestamp_literal("-infinity")
             fields.append(("c", created.copy() if top else exp.Coalesce(this=created.copy(), expressions=[lowest])))
         content = (exp.cast(exp.Literal.number("18446744073709551615"), "UBIGINT", dialect="duckdb") if top else
                    exp.Anonymous(this="HASH", expressions=[self._raw(f) for f in r.features] or [exp.Null()]))
@@ -148,26 +141,24 @@ class PointInTimeQuery:
 
     def _sortable(self, ts: exp.Expression) -> exp.Expression:
         """Epoch microseconds as fixed-width text (offset to stay positive): sorts like `ts`."""
-        shifted = exp.Add(this=self.caps.epoch_us(ts), expression=exp.Literal.number(EPOCH_OFFSET))
+        shifted = exp.Add(this=self.wh.epoch_us(ts), expression=exp.Literal.number(EPOCH_OFFSET))
         return exp.Anonymous(this="LPAD", expressions=[
             exp.cast(shifted, exp.DataType.build("VARCHAR")), exp.Literal.number(17),
             exp.Literal.string("0")])
 
     def _rows(self, i: int, r: ViewRequest, dedup: bool) -> None:
         v = r.view
-        fts = self._raw(v.timestamp_field)
-        if not self._naive(v.timestamp_type):
-            fts = self.caps.utc_naive(fts)
-        created = self._raw(v.created_timestamp_field) if v.created_timestamp_field else None
-        if created is not None and not self._naive(v.created_timestamp_type):
-            created = self.caps.utc_naive(created)
+        fts = self.wh.known_at(self._raw(v.timestamp_field), v.timestamp_dtype,
+                               v.timestamp_offset_seconds)
+        created = (self.wh.known_at(self._raw(v.created_timestamp_field), v.created_timestamp_dtype)
+                   if v.created_timestamp_field else None)
         sel = [self._raw(k).as_(f"{P}k{j}", quoted=True) for j, k in enumerate(v.join_keys)]
         sel.append(fts.copy().as_(FTS, quoted=True))
         if created is not None:
             sel.append(created.copy().as_(CREATED, quoted=True))
         sel += [self._raw(f).as_(f, quoted=True) for f in r.features]
         known_at = self._known_at(r)
-        if self.caps.asof and self.caps.asof_struct and not known_at:
+        if self.wh.asof and self.wh.asof_struct and not known_at:
             sel.append(self._order_struct(fts, created, r).as_(ORDER, quoted=True))
         upper = exp.LTE(this=fts.copy(), expression=self._bound("max"))
         conds: list[exp.Expression] = [upper]
@@ -179,10 +170,10 @@ class PointInTimeQuery:
                                  safe=True).as_(RANK, quoted=True))
             conds.append(exp.LTE(this=created.copy(), expression=self._bound("max")))
         if v.ttl_seconds:
-            lower = self.caps.minus_seconds(self._bound("min"), v.ttl_seconds)
+            lower = self.wh.minus_seconds(self._bound("min"), v.ttl_seconds)
             conds.append(exp.GTE(this=fts.copy(), expression=lower))
         conds += [exp.Not(this=exp.Is(this=self._raw(k), expression=exp.Null())) for k in v.join_keys]
-        q = (exp.select(*sel).from_(exp.alias_(self._relation(v), "f", table=True, quoted=True))
+        q = (exp.select(*sel).from_(exp.alias_(self.wh.table(v.relation), "f", table=True, quoted=True))
              .where(exp.and_(*conds)))
         if dedup:
             q = self._dedup(q, r, fts, created)
@@ -203,7 +194,7 @@ class PointInTimeQuery:
         rn = exp.Window(this=exp.RowNumber(),
                         partition_by=[self._raw(k) for k in r.view.join_keys] + [fts.copy()],
                         order=exp.Order(expressions=order))
-        if self.caps.qualify:
+        if self.wh.qualify:
             return q.qualify(exp.EQ(this=rn, expression=exp.Literal.number(1)))
         inner = q.select(rn.as_(f"{P}rn", quoted=True))
         outer_cols = [c.alias_or_name for c in q.selects]
@@ -218,7 +209,7 @@ class PointInTimeQuery:
         for f in r.features:
             value: exp.Expression = col(f, alias)
             if r.view.ttl_seconds:
-                fresh = exp.GTE(this=fts.copy(), expression=self.caps.minus_seconds(ts.copy(), r.view.ttl_seconds))
+                fresh = exp.GTE(this=fts.copy(), expression=self.wh.minus_seconds(ts.copy(), r.view.ttl_seconds))
                 value = exp.Case(ifs=[exp.If(this=fresh, true=value)])
             out.append(exp.alias_(value, f, quoted=True))
         return out
@@ -228,8 +219,8 @@ class PointInTimeQuery:
         if self._known_at(r):
             self._rows(i, r, dedup=False)
             return self._known_at_plan(i, r)
-        if self.caps.asof:
-            self._rows(i, r, dedup=not self.caps.asof_struct)
+        if self.wh.asof:
+            self._rows(i, r, dedup=not self.wh.asof_struct)
             return self._asof(i, r)
         self._rows(i, r, dedup=False)
         return self._window(i, r)
@@ -243,15 +234,10 @@ class PointInTimeQuery:
 
     def _asof(self, i: int, r: ViewRequest) -> None:
         keys, rows = table(f"featsql_{i}_keys"), table(f"featsql_{i}_rows")
-        order = ORDER if self.caps.asof_struct else None
+        order = ORDER if self.wh.asof_struct else None
         match = exp.GTE(this=col(order or TS, "k"), expression=col(order or FTS, "r"))
-        joined = exp.alias_(rows, "r", table=True, quoted=True)
-        if self.caps.asof == "snowflake":
-            join = exp.Join(this=joined, method="ASOF", match_condition=match,
-                            on=exp.and_(*self._key_eq(r, "k", "r")))
-        else:
-            join = exp.Join(this=joined, method="ASOF", side="LEFT",
-                            on=exp.and_(*self._key_eq(r, "k", "r"), match))
+        join = self.wh.asof_join(exp.alias_(rows, "r", table=True, quoted=True),
+                                 self._key_eq(r, "k", "r"), match)
         q = exp.select(*self._key_cols(r, "k"), col(TS, "k"),
                        *self._guarded(r, "r", col(TS, "k"), col(FTS, "r")))
         q = q.from_(exp.alias_(keys, "k", table=True, quoted=True))
@@ -359,10 +345,10 @@ class PointInTimeQuery:
         ts = self._entity_ts("e")
         for i, r in enumerate(self.requests):
             a = f"v{i}"
-            sel_features = [col(f, a).as_(r.output_name(f, self.full_feature_names), quoted=True)
-                            for f in r.features]
+            sel_features = [self._typed(r, f, col(f, a)).as_(r.output_name(f, self.full_feature_names),
+                                                              quoted=True) for f in r.features]
             q = q.select(*sel_features)
-            on = [exp.EQ(this=self._ecol(c), expression=col(f"{P}k{j}", a))
+            on = [exp.EQ(this=self._ekey(c), expression=col(f"{P}k{j}", a))
                   for j, c in enumerate(r.entity_columns)]
             on.append(exp.EQ(this=ts.copy(), expression=col(TS, a)))
             q = q.join(exp.alias_(table(f"featsql_{i}"), a, table=True, quoted=True),
@@ -373,10 +359,19 @@ class PointInTimeQuery:
         return q
 
 
-def compile_pit(caps: Capabilities, entity: EntitySet, requests: list[ViewRequest],
+    def _typed(self, r: ViewRequest, name: str, value: exp.Expression) -> exp.Expression:
+        """A decimal feature as the decimal policy's type (featsql.types): scale 0 -> BIGINT,
+        else DOUBLE, so every warehouse (and to_table) gives the same types."""
+        feature = r.view.feature(name)
+        if feature is None or feature.dtype != "decimal":
+            return value
+        return exp.cast(value, exp.DataType.build("BIGINT" if feature.kind == "int" else "DOUBLE"))
+
+
+def compile_pit(wh: Warehouse, entity: EntitySet, requests: list[ViewRequest],
                 full_feature_names: bool = False, filter_by_created_timestamp: bool = False) -> exp.Query:
-    """Build the point-in-time query for `caps`' dialect."""
-    return PointInTimeQuery(caps, entity, requests, full_feature_names,
+    """Build the point-in-time query in `wh`'s dialect."""
+    return PointInTimeQuery(wh, entity, requests, full_feature_names,
                             filter_by_created_timestamp).build()
 
 

@@ -1,9 +1,9 @@
 """Warehouses (the offline store): one class per dbt adapter type, chosen from the dbt profile."""
 from __future__ import annotations
 
-from featsql.offline.base import Warehouse, warehouse_class
+from featsql.offline.base import Warehouse, for_dialect, warehouse_class
 
-__all__ = ["Warehouse", "warehouse_class", "connect"]
+__all__ = ["Warehouse", "warehouse_class", "for_dialect", "connect"]
 
 
 def connect(config) -> Warehouse:

@@ -1,7 +1,8 @@
-"""The warehouse interface: what featsql needs from an offline store, and nothing more.
+"""The warehouse interface: one class per warehouse, found by dbt adapter type.
 
-A subclass sets its dbt adapter type and sqlglot dialect and implements a connection; the SQL
-it runs comes from featsql.compile, which reads the dialect's capability table.
+A subclass sets its dbt adapter type and sqlglot dialect, its capability constants and the few
+SQL forms that differ, and implements a connection; the SQL it runs comes from featsql.compile,
+which reads those constants and calls those methods (never `if dialect == ...`).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from featsql.definitions import Relation
-from featsql.sql import drop_table, ident, table
+from featsql.sql import col, dbt_name, drop_table, ident, stored_name, table
 
 _REGISTRY: dict[str, type[Warehouse]] = {}
 
@@ -29,6 +30,23 @@ def warehouse_class(adapter_type: str) -> type[Warehouse]:
             f"dbt adapter '{adapter_type}' is not supported as a featsql warehouse;"
             f" supported: {', '.join(sorted(_REGISTRY))}"
         ) from None
+
+
+def for_dialect(dialect: str) -> Warehouse:
+    """The warehouse whose SQL dialect is `dialect`, unconnected (to compile for it)."""
+    from featsql.errors import FeatsqlError, did_you_mean
+
+    _load_builtin()
+    by_dialect = {cls.dialect: cls for cls in _REGISTRY.values()}
+    if dialect not in by_dialect:
+        raise FeatsqlError(f"unknown dialect '{dialect}'{did_you_mean(dialect, set(by_dialect))};"
+                           f" expected one of {', '.join(sorted(by_dialect))}")
+    return by_dialect[dialect]()
+
+
+def dialects() -> list[str]:
+    _load_builtin()
+    return sorted({cls.dialect for cls in _REGISTRY.values()})
 
 
 def _load_builtin() -> None:
@@ -78,22 +96,58 @@ _ARROW_TYPES = [
 
 
 class Warehouse:
+    """One warehouse: its dialect's capabilities and SQL forms, its connection, its uploads and
+    its name rules. Capabilities are class constants the compiler reads (as sqlglot's dialects
+    are); the few SQL forms that really differ are the small methods below, overridden per
+    warehouse. An instance made without credentials is the dialect alone: it compiles, and
+    connects only when a query runs.
+    """
+
     adapter_type: ClassVar[str]
     dialect: ClassVar[str]
     # Run on every new connection so naive timestamps read as UTC (DESIGN.md 6). None only where
     # the warehouse has no session zone to set (BigQuery: TIMESTAMP is UTC by definition).
     utc_session: ClassVar[str | None] = None
+    # A native as-of join (DuckDB's ASOF LEFT JOIN, Snowflake's ASOF JOIN ... MATCH_CONDITION);
+    # without one the planner uses the sort-based window plan.
+    asof: ClassVar[bool] = False
+    # The ASOF inequality may compare STRUCTs (DuckDB): ordering by (ts, created, content hash)
+    # inside the join replaces a window dedup over the whole scan (about 2x faster).
+    asof_struct: ClassVar[bool] = False
+    qualify: ClassVar[bool] = False
+    distinct_on: ClassVar[bool] = False
+    # ARG_MAX(struct of the row, (ts, created)) GROUP BY keys: latest values by hash aggregate,
+    # memory bounded by the number of entities instead of a window sort over every row.
+    latest_arg_max: ClassVar[bool] = False
+    # CTEs may be inlined (run once per reference) unless marked MATERIALIZED.
+    materialized_cte: ClassVar[bool] = False
+    # How an entity DataFrame reaches the warehouse, for docs and `featsql compile` notes.
+    upload_method: ClassVar[str] = "insert"
+    naive_type: ClassVar[str] = "TIMESTAMP"
+    aware_type: ClassVar[str] = "TIMESTAMPTZ"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "adapter_type" in cls.__dict__:
             _REGISTRY[cls.adapter_type] = cls
 
-    def __init__(self, credentials: Any, project_dir: Path | None = None):
+    def __init__(self, credentials: Any = None, project_dir: Path | None = None):
         self.credentials = credentials
         self.project_dir = project_dir or Path(".")
 
-    # -- SQL helpers shared by every warehouse --------------------------------------------------
+    # -- names: every name of something dbt built goes through featsql.sql.stored_name --------
+    def stored_name(self, name: str) -> str:
+        return stored_name(name, self.dialect)
+
+    def table(self, relation: Relation) -> exp.Table:
+        """A relation dbt built, each part spelled as this warehouse stores it."""
+        return table(relation, self.dialect)
+
+    def col(self, name: str, alias: str | None = None) -> exp.Column:
+        """A column of a relation dbt built (or of an entity query), spelled as stored."""
+        return col(name, alias, self.dialect)
+
+    # -- SQL forms that differ between warehouses ---------------------------------------------
     def sql(self, expression: exp.Expression, pretty: bool = False) -> str:
         return expression.sql(dialect=self.dialect, pretty=pretty)
 
@@ -102,6 +156,46 @@ class Warehouse:
             return exp.DataType.build(warehouse_type, dialect=self.dialect)
         except Exception:  # an exotic type sqlglot cannot parse still registers, as 'other'
             return exp.DataType.build("unknown")
+
+    def utc_naive(self, value: exp.Expression) -> exp.Expression:
+        """An aware timestamp of any zone -> a naive UTC timestamp.
+
+        Relies on the session time zone being UTC, which every featsql connection sets.
+        """
+        aware = exp.cast(value, exp.DataType.build(self.aware_type, dialect=self.dialect))
+        return exp.cast(aware, exp.DataType.build(self.naive_type, dialect=self.dialect))
+
+    def known_at(self, value: exp.Expression, dtype: str | None,
+                 offset_seconds: int | None = None) -> exp.Expression:
+        """A time column as the naive UTC instant its row becomes known: aware -> UTC, a date ->
+        its midnight, plus the view's timestamp_offset. The one place time columns are typed."""
+        if dtype == "timestamp_tz":
+            value = self.utc_naive(value)
+        elif dtype == "date":
+            value = exp.cast(value, exp.DataType.build(self.naive_type, dialect=self.dialect))
+        return self.plus_seconds(value, offset_seconds) if offset_seconds else value
+
+    def epoch_us(self, value: exp.Expression) -> exp.Expression:
+        """Microseconds since 1970 of a naive UTC timestamp, as an integer."""
+        seconds = exp.Extract(this=exp.var("EPOCH"), expression=value)
+        return exp.cast(exp.Mul(this=seconds, expression=exp.Literal.number(1_000_000)), "BIGINT")
+
+    def plus_seconds(self, value: exp.Expression, seconds: int) -> exp.Expression:
+        op = exp.Add if seconds >= 0 else exp.Sub
+        return op(this=value, expression=exp.Interval(this=exp.Literal.string(str(abs(seconds))),
+                                                      unit=exp.var("SECOND")))
+
+    def minus_seconds(self, value: exp.Expression, seconds: int) -> exp.Expression:
+        return self.plus_seconds(value, -seconds)
+
+    def timestamp_literal(self, iso: str) -> exp.Expression:
+        return exp.cast(exp.Literal.string(iso), exp.DataType.build(self.naive_type, dialect=self.dialect))
+
+    def asof_join(self, rows: exp.Expression, keys: list[exp.Expression],
+                  match: exp.Expression) -> exp.Join:
+        """The native as-of join of `rows` on equal `keys` and the `match` inequality (DuckDB's
+        form: ASOF LEFT JOIN ... ON keys AND match)."""
+        return exp.Join(this=rows, method="ASOF", side="LEFT", on=exp.and_(*keys, match))
 
     # -- what each warehouse implements ---------------------------------------------------------
     def columns(self, relation: Relation) -> dict[str, str] | None:
@@ -142,12 +236,15 @@ class Warehouse:
 
         Used by tests, benchmarks and examples to put the same data in every warehouse.
         """
-        target = relation if isinstance(relation, exp.Table) else table(relation)
+        target = relation if isinstance(relation, exp.Table) else self.table(relation)
         staged = self.upload(f"featsql_load_{uuid.uuid4().hex[:12]}", data)
         try:
             if replace:
                 self.execute(drop_table(target).sql(dialect=self.dialect))
-            create = exp.Create(this=target, kind="TABLE", expression=exp.select("*").from_(staged))
+            # Columns named as a dbt model's unquoted columns would be (Snowflake: upper case).
+            select = exp.select(*(col(c).as_(self.stored_name(c), quoted=True)
+                                  for c in data.column_names)).from_(staged)
+            create = exp.Create(this=target, kind="TABLE", expression=select)
             self.execute(create.sql(dialect=self.dialect))
         finally:
             self.drop_upload(staged)
@@ -161,18 +258,31 @@ class Warehouse:
             self._con.close()
             self._con = None
 
-    @staticmethod
-    def columns_query(relation: Relation) -> exp.Select:
-        """information_schema lookup of a relation's columns, in order (ANSI; most warehouses)."""
+    def columns_query(self, relation: Relation, catalog: exp.Identifier | None = None) -> exp.Select:
+        """information_schema lookup of a relation's columns, in order (ANSI; most warehouses),
+        the relation's names spelled as stored."""
         conds = [("table_name", relation.identifier)]
         if relation.schema_name:
             conds.append(("table_schema", relation.schema_name))
         if relation.database:
             conds.append(("table_catalog", relation.database))
-        where = exp.and_(*(exp.column(c).eq(exp.Literal.string(v)) for c, v in conds))
-        return (exp.select("column_name", "data_type")
-                .from_(exp.table_("columns", db="information_schema"))
+        where = exp.and_(*(exp.column(c).eq(exp.Literal.string(self.stored_name(v)))
+                           for c, v in conds))
+        return (exp.select("column_name", "data_type", "numeric_precision", "numeric_scale")
+                .from_(exp.table_("columns", db="information_schema", catalog=catalog))
                 .where(where).order_by("ordinal_position"))
+
+    def catalog_columns(self, rows: list[tuple]) -> dict[str, str] | None:
+        """(name, type, precision, scale) rows of columns_query -> {dbt name: type}; a decimal
+        the catalog names without its precision gets it (numeric -> numeric(10,2))."""
+        out = {}
+        for name, dtype, precision, scale in rows:
+            dtype = str(dtype)
+            if precision is not None and "(" not in dtype and self.parse_type(dtype).this in (
+                    exp.DataType.Type.DECIMAL, exp.DataType.Type.BIGDECIMAL):
+                dtype = f"{dtype}({precision},{scale or 0})"
+            out[dbt_name(name, self.dialect)] = dtype
+        return out or None
 
     def __enter__(self) -> Warehouse:
         return self

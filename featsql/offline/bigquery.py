@@ -44,8 +44,13 @@ class BigQueryWarehouse(Warehouse):
     adapter_type = "bigquery"
     dialect = "bigquery"
     utc_session = None  # TIMESTAMP is UTC by definition; no session zone exists to set
+    qualify = True
+    upload_method = "a load job into a temporary table"
+    naive_type = "DATETIME"
+    aware_type = "TIMESTAMP"
+    # utc_naive: CAST(CAST(x AS TIMESTAMP) AS DATETIME) — BigQuery casts in UTC both ways.
 
-    def __init__(self, credentials: Any, project_dir: Path | None = None):
+    def __init__(self, credentials: Any = None, project_dir: Path | None = None):
         super().__init__(credentials, project_dir)
         self._client = None
 
@@ -153,6 +158,9 @@ class BigQueryWarehouse(Warehouse):
                                         write_disposition=bigquery.WriteDisposition.WRITE_APPEND)
         self.client.load_table_from_file(buffer, ref, job_config=config).result()
         return table(name)  # found through the queries' default dataset
+
+    def epoch_us(self, value: exp.Expression) -> exp.Expression:
+        return exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(value, "TIMESTAMP", dialect="bigquery")])
 
     def drop_upload(self, uploaded: exp.Table) -> None:
         self.client.delete_table(f"{self.project}.{self.dataset}.{uploaded.name}", not_found_ok=True)

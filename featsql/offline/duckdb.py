@@ -16,8 +16,15 @@ class DuckDBWarehouse(Warehouse):
     adapter_type = "duckdb"
     dialect = "duckdb"
     utc_session = "SET TimeZone = 'UTC'"
+    asof = True
+    asof_struct = True
+    latest_arg_max = True
+    qualify = True
+    distinct_on = True
+    materialized_cte = True
+    upload_method = "register an Arrow table (no copy)"
 
-    def __init__(self, credentials: Any, project_dir: Path | None = None):
+    def __init__(self, credentials: Any = None, project_dir: Path | None = None):
         super().__init__(credentials, project_dir)
         self._con = None
 
@@ -40,8 +47,7 @@ class DuckDBWarehouse(Warehouse):
         return self._con
 
     def columns(self, relation: Relation) -> dict[str, str] | None:
-        rows = self.con.execute(self.sql(self.columns_query(relation))).fetchall()
-        return {name: dtype for name, dtype in rows} or None
+        return self.catalog_columns(self.con.execute(self.sql(self.columns_query(relation))).fetchall())
 
     def query_arrow(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
@@ -58,4 +64,7 @@ class DuckDBWarehouse(Warehouse):
 
     def drop_upload(self, table: exp.Table) -> None:
         self.con.unregister(table.name)
+
+    def epoch_us(self, value: exp.Expression) -> exp.Expression:
+        return exp.Anonymous(this="EPOCH_US", expressions=[value])
 

@@ -88,6 +88,9 @@ class PostgresWarehouse(Warehouse):
     adapter_type = "postgres"
     dialect = "postgres"
     utc_session = "SET TIME ZONE 'UTC'"
+    distinct_on = True
+    materialized_cte = True
+    upload_method = "COPY into a temporary table"
     default_port: ClassVar[int] = 5432
     # Binary result transfer: faster and exact; Redshift's leader node does not offer it.
     binary_results: ClassVar[bool] = True
@@ -95,7 +98,7 @@ class PostgresWarehouse(Warehouse):
     _LIBPQ_KEYS: ClassVar[tuple[str, ...]] = ("sslmode", "sslcert", "sslkey", "sslrootcert",
                                               "connect_timeout", "keepalives_idle", "application_name")
 
-    def __init__(self, credentials: Any, project_dir: Path | None = None):
+    def __init__(self, credentials: Any = None, project_dir: Path | None = None):
         super().__init__(credentials, project_dir)
         self._con = None
 
@@ -139,10 +142,8 @@ class PostgresWarehouse(Warehouse):
 
     # -- catalog -------------------------------------------------------------------------------
     def columns(self, relation: Relation) -> dict[str, str] | None:
-        query = self.columns_query(relation)
         with self.con.cursor() as cur:
-            rows = cur.execute(self.sql(query)).fetchall()
-        return {name: dtype for name, dtype in rows} or None
+            return self.catalog_columns(cur.execute(self.sql(self.columns_query(relation))).fetchall())
 
     # -- queries -------------------------------------------------------------------------------
     def execute(self, sql: str) -> None:

@@ -5,9 +5,10 @@ token, database, schema, warehouse, role). Every session runs ALTER SESSION SET 
 so naive timestamps mean UTC (DESIGN.md section 6).
 
 Names: Snowflake folds unquoted names to upper case, and dbt builds models with unquoted names,
-so `driver_id` in a model is stored as DRIVER_ID. columns() reports such all-upper-case names in
-lower case, as the dbt YAML spells them; an uploaded entity DataFrame keeps its names exactly
-(write_pandas quote_identifiers=True).
+so `driver_id` in a model is stored as DRIVER_ID. Every such name goes through featsql.sql's
+one spelling path (stored_name / dbt_name): columns() reports DRIVER_ID as the dbt YAML spells it,
+driver_id, and the compiler spells it back DRIVER_ID; an uploaded entity DataFrame keeps its
+names exactly (write_pandas quote_identifiers=True), as featsql quotes them.
 """
 from __future__ import annotations
 
@@ -35,6 +36,11 @@ class SnowflakeWarehouse(Warehouse):
     adapter_type = "snowflake"
     dialect = "snowflake"
     utc_session = "ALTER SESSION SET TIMEZONE = 'UTC'"
+    asof = True
+    qualify = True
+    upload_method = "write_pandas into a temporary table"
+    naive_type = "TIMESTAMP_NTZ"
+    aware_type = "TIMESTAMP_TZ"
     # dbt-snowflake credential field -> snowflake.connector.connect keyword.
     _CONNECT_KEYS: ClassVar[dict[str, str]] = {
         "account": "account", "user": "user", "password": "password",
@@ -45,7 +51,7 @@ class SnowflakeWarehouse(Warehouse):
         "insecure_mode": "insecure_mode", "client_session_keep_alive": "client_session_keep_alive",
     }
 
-    def __init__(self, credentials: Any, project_dir: Path | None = None):
+    def __init__(self, credentials: Any = None, project_dir: Path | None = None):
         super().__init__(credentials, project_dir)
         self._con = None
 
@@ -69,22 +75,27 @@ class SnowflakeWarehouse(Warehouse):
         return self._con
 
     def columns(self, relation: Relation) -> dict[str, str] | None:
-        """information_schema of the relation's database. A lower-case name dbt gave also matches
-        the upper-case one Snowflake stored for it unquoted; such names come back lower case."""
-        def named(column: str, value: str) -> exp.Expression:
-            names = {value, value.upper()}
-            return exp.column(column).isin(*(exp.Literal.string(n) for n in sorted(names)))
-
-        conds = [named("table_name", relation.identifier)]
-        if relation.schema_name:
-            conds.append(named("table_schema", relation.schema_name))
-        source = exp.table_("columns", db="information_schema",
-                            catalog=ident(relation.database) if relation.database else None)
-        query = (exp.select("column_name", "data_type").from_(source)
-                 .where(exp.and_(*conds)).order_by("ordinal_position"))
+        """information_schema of the relation's database, names spelled as stored (dbt's
+        unquoted `driver_id` is DRIVER_ID); such names come back as dbt YAML writes them."""
+        catalog = ident(relation.database, self.dialect) if relation.database else None
         with self.con.cursor() as cur:
-            rows = cur.execute(self.sql(query)).fetchall()
-        return {(name.lower() if name.isupper() else name): dtype for name, dtype in rows} or None
+            rows = cur.execute(self.sql(self.columns_query(relation, catalog))).fetchall()
+        return self.catalog_columns(rows)
+
+    # -- SQL forms -----------------------------------------------------------------------------
+    def epoch_us(self, value: exp.Expression) -> exp.Expression:
+        return exp.Anonymous(this="DATE_PART", expressions=[exp.var("EPOCH_MICROSECOND"), value])
+
+    def utc_naive(self, value: exp.Expression) -> exp.Expression:
+        # TIMESTAMP_TZ -> NTZ keeps the wall clock of the stored offset; convert to UTC first.
+        aware = exp.cast(value, exp.DataType.build("TIMESTAMP_TZ", dialect="snowflake"))
+        utc = exp.Anonymous(this="CONVERT_TIMEZONE", expressions=[exp.Literal.string("UTC"), aware])
+        return exp.cast(utc, exp.DataType.build("TIMESTAMP_NTZ", dialect="snowflake"))
+
+    def asof_join(self, rows: exp.Expression, keys: list[exp.Expression],
+                  match: exp.Expression) -> exp.Join:
+        # ASOF JOIN r MATCH_CONDITION (inequality) ON keys; unmatched left rows are null-padded.
+        return exp.Join(this=rows, method="ASOF", match_condition=match, on=exp.and_(*keys))
 
     def execute(self, sql: str) -> None:
         with self.con.cursor() as cur:

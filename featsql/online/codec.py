@@ -1,9 +1,10 @@
 """Values between the warehouse, the online stores and callers, in one canonical form.
 
 Stores keep a *storage form* that every store can hold natively: int, float, bool, str, bytes,
-None, with timestamps as UTC epoch microseconds, dates as epoch days and decimals as strings.
-Arrow batches are converted column by column (vectorized); reads convert back to Python types
-using the feature's registered type, so every type round-trips as itself.
+None, with timestamps as UTC epoch microseconds and dates as epoch days; decimals are ints or
+floats by the decimal policy (featsql.types). Arrow batches are converted column by column
+(vectorized); reads convert back to Python types using the feature's registered kind (decided
+at apply), so every type round-trips as itself and JSON numbers stay numbers.
 
 Keys are made type-stable here: a join key value is normalized by the key's registered type, so
 1001 from the warehouse, 1001 from Python and "1001" from a command line are one key.
@@ -22,6 +23,7 @@ import pyarrow.compute as pc
 
 from featsql.definitions import Feature, FeatureView
 from featsql.errors import FeatsqlError
+from featsql.types import TIME_TYPES, conform
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 EPOCH_NAIVE = datetime(1970, 1, 1)
@@ -56,17 +58,17 @@ def _micros(arr: pa.Array) -> pa.Array:
     return arr.cast(pa.timestamp("us", tz=arr.type.tz)).cast(pa.int64())
 
 
-def _storage_array(arr: pa.Array, dtype: str) -> list[Any]:
-    t = arr.type
-    if pa.types.is_timestamp(t) or (dtype == "timestamp" and pa.types.is_date(t)):
-        return _micros(arr).to_pylist()
-    if pa.types.is_date(t):
-        return arr.cast(pa.date32()).cast(pa.int32()).to_pylist()
-    if pa.types.is_decimal(t) or dtype == "decimal":
-        return arr.cast(pa.string()).to_pylist()
+def _storage_array(arr: pa.Array, feature: Feature) -> list[Any]:
+    t, kind = arr.type, feature.kind
     if pa.types.is_dictionary(t):
-        return arr.dictionary_decode().to_pylist()
-    if dtype in ("int", "float", "bool", "string", "bytes"):
+        arr, t = arr.dictionary_decode(), t.value_type
+    if kind in TIME_TYPES and (pa.types.is_timestamp(t) or pa.types.is_date(t)):
+        return _micros(arr).to_pylist()
+    if kind == "date" and (pa.types.is_date(t) or pa.types.is_timestamp(t)):
+        return arr.cast(pa.date32()).cast(pa.int32()).to_pylist()
+    if kind in ("int", "float"):
+        return conform(arr, kind).to_pylist()
+    if kind in ("bool", "string", "bytes"):
         return arr.to_pylist()
     if pa.types.is_time(t) or pa.types.is_interval(t) or pa.types.is_nested(t):
         return [None if v is None else str(v) for v in arr.to_pylist()]
@@ -95,7 +97,7 @@ def rows_from_arrow(batch: pa.RecordBatch, view: FeatureView, key_codec: KeyCode
         created = [0] * len(event)
     else:
         created = pc.fill_null(_micros(created_arr), 0).to_pylist()
-    columns = [_storage_array(batch.column(n_keys + 2 + i), f.dtype)
+    columns = [_storage_array(batch.column(n_keys + 2 + i), f)
                for i, f in enumerate(view.features)]
     return Rows(keys=keys, event_ts=event, created_ts=created, columns=columns)
 
@@ -107,22 +109,18 @@ def _native(arrow_type: pa.DataType, key_type: str) -> bool:
 
 
 # -- storage form -> Python (read path) ----------------------------------------------------------
-def _is_aware(feature: Feature) -> bool:
-    t = feature.warehouse_type.upper()
-    return "TZ" in t.replace(" ", "") or "WITH TIME ZONE" in t
-
-
 def decoder(feature: Feature) -> Callable[[Any], Any] | None:
     """A function from storage form to the feature's Python type; None when it is the identity."""
-    if feature.dtype == "timestamp":
-        base = EPOCH if _is_aware(feature) else EPOCH_NAIVE
+    kind = feature.kind
+    if kind in TIME_TYPES:
+        base = EPOCH if kind == "timestamp_tz" else EPOCH_NAIVE
         return lambda v: None if v is None else base + timedelta(microseconds=v)
-    if feature.dtype == "date":
+    if kind == "date":
         return lambda v: None if v is None else EPOCH_DAY + timedelta(days=v)
-    if feature.dtype == "decimal":
-        return lambda v: None if v is None else Decimal(v)
-    if feature.dtype == "bool":
+    if kind == "bool":
         return lambda v: None if v is None else bool(v)
+    if kind == "float":  # SQLite REAL hands back ints for whole floats; keep the type stable
+        return lambda v: None if v is None else float(v)
     return None
 
 
@@ -132,7 +130,7 @@ def event_time(micros: int) -> datetime:
 
 def fingerprint(view: FeatureView) -> int:
     """32-bit id of a view's feature layout: a stored value with another layout is stale."""
-    text = "\x1f".join(f"{f.name}:{f.dtype}" for f in view.features)
+    text = "\x1f".join(f"{f.name}:{f.kind}" for f in view.features)
     return zlib.crc32(text.encode())
 
 
@@ -149,6 +147,8 @@ def _int_key(v: Any) -> int:
             return int(v)
         raise TypeError
     if hasattr(v, "__index__"):  # numpy integers
+        return int(v)
+    if isinstance(v, Decimal) and v == v.to_integral_value():  # NUMBER(38, 0) from a driver
         return int(v)
     raise TypeError
 
@@ -203,7 +203,7 @@ def _decimal_key(v: Any) -> str:
 
 _KEY_NORMALIZERS: dict[str, Callable[[Any], Any]] = {
     "int": _int_key, "string": _str_key, "bool": _bool_key, "date": _date_key,
-    "timestamp": _ts_key, "decimal": _decimal_key,
+    "timestamp": _ts_key, "timestamp_tz": _ts_key, "decimal": _decimal_key,
 }
 _KEY_TYPE_NAMES = {"int": "an integer", "string": "a string", "bool": "true or false",
                    "date": "a date (YYYY-MM-DD)", "timestamp": "a timestamp", "decimal": "a number"}

@@ -21,7 +21,7 @@ from featsql.sql import col, drop_table, ident, table
 EVENT_TS, CREATED_TS = "_featsql_event_ts", "_featsql_created_ts"
 # Storage form (featsql.online.codec) -> SQLite column type.
 _AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "float": "REAL", "string": "TEXT",
-             "timestamp": "INTEGER", "date": "INTEGER", "decimal": "TEXT", "bytes": "BLOB",
+             "timestamp": "INTEGER", "timestamp_tz": "INTEGER", "date": "INTEGER", "bytes": "BLOB",
              "other": "TEXT"}
 
 
@@ -95,7 +95,7 @@ class SqliteOnlineStore(OnlineStore):
         cols += [exp.ColumnDef(this=ident(c), kind=exp.DataType.build("BIGINT"))
                  for c in (EVENT_TS, CREATED_TS)]
         cols += [exp.ColumnDef(this=ident(f.name),
-                               kind=exp.DataType.build(_AFFINITY[f.dtype], dialect="sqlite"))
+                               kind=exp.DataType.build(_AFFINITY[f.kind], dialect="sqlite"))
                  for f in view.features]
         return cols
 

@@ -8,9 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from featsql.errors import FeatsqlError
-from featsql.registry.base import Registered, Registry, RegistryState
-
-FORMAT = 1
+from featsql.registry.base import FORMAT, Registered, Registry, RegistryState
 
 
 class FileRegistry(Registry):
@@ -24,7 +22,7 @@ class FileRegistry(Registry):
 
     def load(self) -> RegistryState:
         if not self.path.is_file():
-            return RegistryState(project=self.project)
+            return RegistryState(project=self.project, location=str(self.path))
         try:
             raw = json.loads(self.path.read_text())
         except json.JSONDecodeError as e:
@@ -36,7 +34,8 @@ class FileRegistry(Registry):
                 f"{self.path}: registry belongs to project '{raw.get('project')}', "
                 f"featsql.yml says '{self.project}'"
             )
-        state = RegistryState(project=self.project)
+        state = RegistryState(project=self.project, format=int(raw.get("format", 1)),
+                              location=str(self.path))
         for kind in state.objects:
             state.objects[kind] = {
                 name: Registered(version=r["version"], spec=r["spec"])
@@ -49,6 +48,7 @@ class FileRegistry(Registry):
 
     def commit(self, state: RegistryState) -> None:
         state.updated_at = datetime.now(timezone.utc)
+        state.format = FORMAT
         doc = {
             "format": FORMAT,
             "project": state.project,

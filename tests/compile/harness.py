@@ -31,7 +31,6 @@ import pyarrow as pa
 import pytest
 from sqlglot import exp
 
-from featsql.compile import dialects
 from featsql.definitions import (
     Definitions,
     Entity,
@@ -41,8 +40,12 @@ from featsql.definitions import (
     Relation,
     ViewProjection,
 )
+from featsql.offline.base import Warehouse
+from featsql.offline.duckdb import DuckDBWarehouse
+from featsql.offline.snowflake import SnowflakeWarehouse
 from featsql.refs import resolve
 from featsql.sql import table as sql_table
+from featsql.types import arrow_kind, logical_type
 from featsql.training import plan_training_set
 from tests import engines
 from tests.compile import oracle
@@ -64,6 +67,7 @@ class ViewData:
     timestamp_field: str = "ts"
     created_field: str | None = None
     ttl: timedelta | None = None
+    offset: timedelta | None = None  # featsql.timestamp_offset
 
 
 @dataclass
@@ -90,19 +94,17 @@ class Case:
 
 @dataclass
 class Engine:
-    """A warehouse (opened by tests/engines.py) and the dialect whose plan runs on it.
+    """A warehouse (opened by tests/engines.py) and the warehouse class whose plan runs on it.
 
-    `plan_dialect` differs from the warehouse's own dialect only for `duckdb-window`: the
-    sort-based plan (PostgreSQL's capabilities) rendered for and run on DuckDB, no server needed.
-    `caps` replaces the dialect's capability table while planning (fakesnow cannot run
-    Snowflake's ASOF JOIN ... MATCH_CONDITION, so Snowflake runs its window plan there; the
+    `compiler` replaces the warehouse's own class while planning: `duckdb-window` is DuckDB
+    without its native ASOF join (the sort-based plan, no server needed); fakesnow cannot run
+    Snowflake's ASOF JOIN ... MATCH_CONDITION, so Snowflake runs its window plan there (the
     native form is checked as text by tests/compile/test_golden.py).
     """
 
     name: str
     warehouse: str  # a tests.engines.engine name
-    plan_dialect: str | None = None
-    caps: dialects.Capabilities | None = None
+    compiler: type[Warehouse] | None = None
     # Applied to the planned query before it runs (see `asof_as_duckdb`).
     rewrite: Callable[[exp.Query], exp.Query] | None = None
     # fakesnow stores write_pandas columns upper case and matches quoted names case-insensitively
@@ -115,7 +117,10 @@ class Engine:
 
     @property
     def dialect(self) -> str:
-        return self.plan_dialect or self.wh.dialect
+        return self.wh.dialect
+
+    def plan_warehouse(self) -> Warehouse:
+        return self.compiler() if self.compiler is not None else type(self.wh)()
 
     def open(self) -> Engine:
         self.wh = self._stack.enter_context(engines.engine(self.warehouse))
@@ -137,17 +142,23 @@ class Engine:
         """What a RetrievalJob opens: the session's warehouse, left open afterwards."""
         return engines.borrowed(self.wh)
 
-    def columns_of_table(self, t: exp.Table) -> list[str] | None:
+    def columns_of_table(self, t: exp.Table) -> dict[str, str] | None:
         rel = Relation(database=t.catalog or None, schema_name=t.db or None, identifier=t.name)
-        cols = self.wh.columns(rel)
-        return list(cols) if cols else None
+        return self.wh.columns(rel)
 
 
-@dataclass(frozen=True)
-class SnowflakeWithoutAsof(dialects.Snowflake):
+class SnowflakeWithoutAsof(SnowflakeWarehouse):
     """Snowflake's SQL (CONVERT_TIMEZONE, TIMESTAMP_NTZ, QUALIFY) in the plan fakesnow can run."""
 
-    asof = None
+    asof = False
+
+
+class DuckDBWindow(DuckDBWarehouse):
+    """DuckDB with the sort-based window plan the warehouses without ASOF get."""
+
+    asof = False
+    asof_struct = False
+    qualify = False
 
 
 def asof_as_duckdb(query: exp.Query) -> exp.Query:
@@ -170,9 +181,9 @@ def asof_as_duckdb(query: exp.Query) -> exp.Query:
 # Engine name -> how to make it; servers skip unless FEATSQL_REQUIRE_SERVICES=1.
 ENGINES: dict[str, Callable[[], Engine]] = {
     "duckdb": lambda: Engine("duckdb", "duckdb"),
-    "duckdb-window": lambda: Engine("duckdb-window", "duckdb", plan_dialect="postgres"),
+    "duckdb-window": lambda: Engine("duckdb-window", "duckdb", compiler=DuckDBWindow),
     "postgres": lambda: Engine("postgres", "postgres"),
-    "snowflake": lambda: Engine("snowflake", "snowflake", caps=SnowflakeWithoutAsof(),
+    "snowflake": lambda: Engine("snowflake", "snowflake", compiler=SnowflakeWithoutAsof,
                                 fold_case=True),
     "snowflake-asof": lambda: Engine("snowflake-asof", "snowflake", rewrite=asof_as_duckdb,
                                      fold_case=True),
@@ -188,20 +199,6 @@ def open_engine(name: str) -> Engine:
     return ENGINES[name]().open()
 
 
-@contextmanager
-def _capabilities(engine: Engine) -> Iterator[None]:
-    """The engine's capability table in place of its dialect's, while planning."""
-    if engine.caps is None:
-        yield
-        return
-    saved = dialects.DIALECTS[engine.dialect]
-    dialects.DIALECTS[engine.dialect] = engine.caps
-    try:
-        yield
-    finally:
-        dialects.DIALECTS[engine.dialect] = saved
-
-
 # -- running a case -------------------------------------------------------------------------------
 
 def load(engine: Engine, case: Case) -> Definitions:
@@ -209,16 +206,21 @@ def load(engine: Engine, case: Case) -> Definitions:
     views: dict[str, FeatureView] = {}
     for v in case.views:
         relation = engine.write_table(engine.fresh(v.name), v.data)
-        types = engine.wh.columns(relation) or {}
+        types = {name: logical_type(engine.wh.parse_type(t))
+                 for name, t in (engine.wh.columns(relation) or {}).items()}
         views[v.name] = FeatureView(
             name=v.name,
             entities=tuple(Entity(name=k, join_key=k) for k in v.join_keys),
             timestamp_field=v.timestamp_field,
             created_timestamp_field=v.created_field,
-            timestamp_type=types.get(v.timestamp_field, ""),
-            created_timestamp_type=types.get(v.created_field, "") if v.created_field else "",
+            # From the data, not the catalog: fakesnow's write_pandas stores a date as text.
+            timestamp_dtype=arrow_kind(v.data.schema.field(v.timestamp_field).type),
+            created_timestamp_dtype=(arrow_kind(v.data.schema.field(v.created_field).type)
+                                     if v.created_field else None),
             ttl_seconds=int(v.ttl.total_seconds()) if v.ttl is not None else None,
-            features=tuple(Feature(name=f) for f in v.features),
+            timestamp_offset_seconds=int(v.offset.total_seconds()) if v.offset else None,
+            features=tuple(Feature(name=f, dtype=types[f][0], precision=types[f][1],
+                                   scale=types[f][2]) for f in v.features),
             relation=relation,
         )
     return Definitions(feature_views=views)
@@ -238,7 +240,8 @@ def oracle_requests(case: Case) -> list[oracle.OracleRequest]:
     for v in case.views:
         by_name[v.name] = oracle.OracleView(
             name=v.name, join_keys=v.join_keys, features=v.features, rows=v.data.to_pylist(),
-            timestamp_field=v.timestamp_field, created_field=v.created_field, ttl=v.ttl)
+            timestamp_field=v.timestamp_field, created_field=v.created_field, ttl=v.ttl,
+            offset=v.offset)
     return [oracle.OracleRequest(by_name[r.view], r.features, r.alias, r.join_key_map)
             for r in case.requests]
 
@@ -246,13 +249,12 @@ def oracle_requests(case: Case) -> list[oracle.OracleRequest]:
 def plan(engine: Engine, case: Case, defs: Definitions, entity_df: Any,
          open_warehouse: Callable[[], Any] | None = None):
     requests = resolve(feature_refs(case), defs, case.full_feature_names)
-    with _capabilities(engine):
-        job = plan_training_set(
-            dialect=engine.dialect, requests=requests, entity_df=entity_df,
-            open_warehouse=open_warehouse or engine.open_warehouse, render_sql=lambda s: s,
-            columns_of_table=engine.columns_of_table, full_feature_names=case.full_feature_names,
-            filter_by_created_timestamp=case.filter_by_created_timestamp,
-            timestamp_column=case.timestamp_column)
+    job = plan_training_set(
+        warehouse=engine.plan_warehouse(), requests=requests, entity_df=entity_df,
+        open_warehouse=open_warehouse or engine.open_warehouse, render_sql=lambda s: s,
+        columns_of_table=engine.columns_of_table, full_feature_names=case.full_feature_names,
+        filter_by_created_timestamp=case.filter_by_created_timestamp,
+        timestamp_column=case.timestamp_column)
     if engine.rewrite is not None:
         job.query = engine.rewrite(job.query)
     return job

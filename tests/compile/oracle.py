@@ -49,6 +49,7 @@ class OracleView:
     timestamp_field: str = "ts"
     created_field: str | None = None
     ttl: timedelta | None = None
+    offset: timedelta | None = None  # a row becomes known at its timestamp + offset
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,8 @@ def match(request: OracleRequest, entity_row: Mapping[str, Any], timestamp_colum
         if tuple(row[k] for k in view.join_keys) != keys:
             continue
         ts = utc(row[view.timestamp_field])
+        if ts is not None and view.offset:
+            ts = ts + view.offset
         if ts is None or ts > t or (lower is not None and ts < lower):
             continue
         created = utc(row[view.created_field]) if view.created_field else None

@@ -57,14 +57,15 @@ def relation(name: str) -> Relation:
     return Relation(schema_name=SCHEMA, identifier=name)
 
 
-def compile_case(dialect: str, case: Case) -> str:
-    """The SQL `featsql compile` prints for this case, upload name made stable, with a header."""
+def compile_case(dialect: str, case: Case, compiler: Any = None) -> str:
+    """The SQL `featsql compile` prints for this case, upload name made stable, with a header
+    (`compiler`: a warehouse to compile for in place of the dialect's own)."""
     from tests.engines import label_entities, manifest_for, offline_definitions, plan
 
     defs = offline_definitions(dialect, schema=SCHEMA)
     entity = label_entities() if case.entity == "dataframe" else case.entity
-    job = plan(dialect, defs, case.features, entity, manifest=manifest_for(dialect, relation),
-               **case.options)
+    job = plan(compiler or dialect, defs, case.features, entity,
+               manifest=manifest_for(dialect, relation), **case.options)
     sql = UPLOAD_NAME.sub(UPLOAD_PLACEHOLDER, job.to_sql())
     header = (f"-- featsql golden SQL: {case.name} ({dialect})\n-- {case.doc}\n"
               f"-- Regenerate with: {REGEN}\n")

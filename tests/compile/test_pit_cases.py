@@ -294,17 +294,22 @@ def test_feature_time_units(engine: Engine, unit: str) -> None:
 
 
 def test_date_typed_feature_time(engine: Engine) -> None:
-    """A daily view keyed by a DATE: the day starts at midnight UTC."""
+    """A daily aggregate stamped with its DATE and timestamp_offset 1d: day D's row is known
+    from D + 1 at 00:00 UTC, never during D itself (no leak of the day into its own rows)."""
     day = timedelta(days=1)
     rows = [{"driver_id": 1, "day": (T - d * day).date(), "conv": float(d)} for d in (0, 1, 3)]
     data = pa.Table.from_pylist(rows, schema=pa.schema([("driver_id", pa.int64()),
                                                          ("day", pa.date32()), ("conv", pa.float64())]))
-    v = ViewData("daily", data, ("driver_id",), ("conv",), timestamp_field="day", ttl=day)
+    v = ViewData("daily", data, ("driver_id",), ("conv",), timestamp_field="day", ttl=day,
+                 offset=day)
     midnight = datetime(T.year, T.month, T.day)
-    entity_rows = [er(1, midnight), er(1, midnight - US), er(1, midnight - 2 * day),
-                   er(1, midnight - day - US)]  # day -1 is past, day -3 older than the ttl
+    # midnight + 1d: today's row is known; midnight: yesterday's; during today: still yesterday's;
+    # just before yesterday's midnight only the row of 3 days ago is known (since midnight - 2d,
+    # inside the ttl); just before today's midnight it is older than the ttl.
+    entity_rows = [er(1, midnight + day), er(1, midnight), er(1, midnight + day - US),
+                   er(1, midnight - day - US), er(1, midnight - US)]
     case = Case([v], [Request("daily", ("conv",))], ents(entity_rows))
-    run(engine, case, {"conv": [0.0, 1.0, 3.0, None]})
+    run(engine, case, {"conv": [0.0, 1.0, 1.0, 3.0, None]})
 
 
 # -- values ---------------------------------------------------------------------------------------

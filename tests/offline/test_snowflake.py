@@ -29,7 +29,6 @@ import pyarrow as pa
 import pytest
 from sqlglot import exp
 
-from featsql.compile import dialects
 from featsql.offline.snowflake import SnowflakeWarehouse
 from tests.compile.regen_golden import CASES
 from tests.engines import case_entity, comparable, load_example, relation_in, training_set
@@ -37,16 +36,15 @@ from tests.engines import case_entity, comparable, load_example, relation_in, tr
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output on a DB-API result")
 
 
-@dataclass(frozen=True)
-class SnowflakeWithoutAsof(dialects.Snowflake):
+class SnowflakeWithoutAsof(SnowflakeWarehouse):
     """Snowflake's dialect and functions with the sort-based plan fakesnow can execute."""
 
-    asof = None
+    asof = False
 
 
 @pytest.fixture
-def window_plan(monkeypatch) -> None:
-    monkeypatch.setitem(dialects.DIALECTS, "snowflake", SnowflakeWithoutAsof())
+def window_plan() -> SnowflakeWarehouse:
+    return SnowflakeWithoutAsof()
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -54,14 +52,15 @@ def test_window_plan_on_fakesnow_equals_duckdb(snowflake_warehouse, duckdb_resul
                                                case) -> None:
     wh = snowflake_warehouse
     defs = load_example(wh)
-    got = training_set(wh, defs, case.features, case_entity(case), **case.options)
+    got = training_set(wh, defs, case.features, case_entity(case), compiler=window_plan,
+                       **case.options)
     pd.testing.assert_frame_equal(comparable(got), duckdb_results[case.name], check_dtype=False)
 
 
 def test_snowflake_sql_in_the_window_plan_is_snowflake_sql(window_plan) -> None:
     from tests.compile.regen_golden import compile_case
 
-    sql = compile_case("snowflake", CASES[0])
+    sql = compile_case("snowflake", CASES[0], compiler=window_plan)
     assert "ASOF" not in sql and "CONVERT_TIMEZONE('UTC'" in sql and "TIMESTAMPNTZ" in sql
 
 
