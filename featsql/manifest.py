@@ -161,8 +161,23 @@ def feature_services(manifest: dict) -> list[Declared]:
     return out
 
 
-def render_refs(sql: str, manifest: dict) -> str:
-    """Resolve `{{ ref('m') }}` / `{{ source('s', 't') }}` in user SQL to the built relations."""
+def relation_sql(node: dict, dialect: str | None) -> str:
+    """A manifest node's relation as `dialect` spells it (featsql.sql.stored_name), so a ref()
+    resolves in the warehouse featsql compiles for; dbt's relation_name where parts are missing."""
+    from featsql.definitions import Relation
+    from featsql.sql import table
+
+    identifier = node.get("alias") or node.get("identifier") or node.get("name")
+    if dialect is None or not identifier or not node.get("schema"):
+        return node["relation_name"]
+    relation = Relation(database=node.get("database") or None, schema_name=node["schema"],
+                        identifier=identifier)
+    return table(relation, dialect).sql(dialect=dialect)
+
+
+def render_refs(sql: str, manifest: dict, dialect: str | None = None) -> str:
+    """Resolve `{{ ref('m') }}` / `{{ source('s', 't') }}` in user SQL to the built relations,
+    spelled for `dialect`."""
     if "{{" not in sql and "{%" not in sql:
         return sql
     import jinja2
@@ -174,7 +189,7 @@ def render_refs(sql: str, manifest: dict) -> str:
         name, package = args[-1], (args[0] if len(args) > 1 else kwargs.get("package"))
         for n in nodes:
             if n["name"] == name and (package is None or n.get("package_name") == package):
-                return n["relation_name"]
+                return relation_sql(n, dialect)
         known = sorted({n["name"] for n in nodes})
         from featsql.errors import did_you_mean
 
@@ -184,7 +199,7 @@ def render_refs(sql: str, manifest: dict) -> str:
     def source(source_name: str, table_name: str) -> str:
         for s in sources:
             if s.get("source_name") == source_name and s.get("name") == table_name:
-                return s["relation_name"]
+                return relation_sql(s, dialect)
         raise FeatsqlError(f"entity SQL: source('{source_name}', '{table_name}') is not in the manifest")
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)

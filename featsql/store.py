@@ -167,13 +167,14 @@ class FeatureStore:
         from featsql.training import plan_training_set
 
         requests = resolve(features, self.definitions, full_feature_names)
+        compiler = self.compiler(dialect)
         doc: dict | None = None
 
         def render(sql: str) -> str:
             nonlocal doc
             if doc is None:
                 doc = manifest.load_manifest(self.config, parse=False)
-            return manifest.render_refs(sql, doc)
+            return manifest.render_refs(sql, doc, compiler.dialect)
 
         def columns_of(t: Any) -> dict[str, str] | None:
             rel = Relation(database=t.catalog or None, schema_name=t.db or None, identifier=t.name)
@@ -184,7 +185,7 @@ class FeatureStore:
                 return None
 
         return plan_training_set(
-            warehouse=self.compiler(dialect), requests=requests, entity_df=entity_df,
+            warehouse=compiler, requests=requests, entity_df=entity_df,
             open_warehouse=self.warehouse, render_sql=render, columns_of_table=columns_of,
             full_feature_names=full_feature_names,
             filter_by_created_timestamp=filter_by_created_timestamp, timestamp_column=timestamp_column,

@@ -143,7 +143,8 @@ def manifest_for(wh_or_dialect: Warehouse | str, relation: Callable[[str], Relat
     dialect = wh_or_dialect if isinstance(wh_or_dialect, str) else wh_or_dialect.dialect
     rel = relation(LABELS)
     return {"nodes": {f"seed.driver_ranking.{LABELS}": {
-        "name": LABELS, "package_name": "driver_ranking",
+        "name": LABELS, "package_name": "driver_ranking", "database": rel.database,
+        "schema": rel.schema_name, "alias": rel.identifier,
         "relation_name": table(rel).sql(dialect=dialect)}}}
 
 
@@ -166,11 +167,11 @@ def plan(dialect: str | Warehouse, defs: Definitions, features: Any, entity: Any
     if isinstance(features, str) and ":" not in features:
         features = defs.feature_services[features]
     requests = resolve(features, defs, kwargs.get("full_feature_names", False))
+    compiler = for_dialect(dialect) if isinstance(dialect, str) else dialect
     return plan_training_set(
-        warehouse=for_dialect(dialect) if isinstance(dialect, str) else dialect,
-        requests=requests, entity_df=entity,
+        warehouse=compiler, requests=requests, entity_df=entity,
         open_warehouse=open_warehouse or (lambda: pytest.fail("no warehouse here")),
-        render_sql=lambda sql: render_refs(sql, manifest or {}),
+        render_sql=lambda sql: render_refs(sql, manifest or {}, compiler.dialect),
         columns_of_table=columns_of_table or (lambda t: None), **kwargs)
 
 
