@@ -183,7 +183,7 @@ def _declared(meta: dict, name: str = "v") -> Declared:
 
 def _build(*metas: dict, services: tuple = ()):
     def columns_of(relation: Relation) -> dict[str, str] | None:
-        return COLUMNS
+        return None if relation.identifier == "missing_latest" else COLUMNS
 
     return build_definitions([_declared(m, f"v{i}") for i, m in enumerate(metas)], list(services),
                              columns_of, lambda t: exp.DataType.build(t, dialect="duckdb"))
@@ -229,9 +229,73 @@ def test_a_service_with_star_and_a_repeated_view_without_alias() -> None:
 @pytest.mark.parametrize(("sql_type", "expected"), [
     ("BIGINT", "int"), ("HUGEINT", "int"), ("FLOAT", "float"), ("DOUBLE", "float"),
     ("VARCHAR", "string"), ("UUID", "string"), ("BOOLEAN", "bool"), ("DATE", "date"),
-    ("TIMESTAMP", "timestamp"), ("TIMESTAMP WITH TIME ZONE", "timestamp"),
+    ("TIMESTAMP", "timestamp"), ("TIMESTAMP WITH TIME ZONE", "timestamp_tz"),
     ("DECIMAL(10,2)", "decimal"), ("BLOB", "bytes"), ("STRUCT(a INT)", "other"),
 ])
 def test_value_types_from_warehouse_types(sql_type: str, expected: str) -> None:
     assert value_type(exp.DataType.build(sql_type, dialect="duckdb")) == expected
 
+
+
+def _problems(*metas: dict) -> list[str]:
+    with pytest.raises(ValidationError) as err:
+        _build(*metas)
+    return err.value.problems
+
+
+def test_a_date_timestamp_needs_an_offset() -> None:
+    """A DATE event time would leak the whole day into that day's entity rows: refused, naming
+    the fix; with timestamp_offset the row is known at day + offset."""
+    assert _problems({"entities": ["driver_id"], "timestamp_field": "day"}) == [
+        "models/v.yml: model 'v0': featsql.timestamp_field: column 'day' is DATE: a row stamped"
+        " with its day would be visible from 00:00 that day, before the day's data existed; say"
+        " when a row becomes known with featsql.timestamp_offset (1d for a daily aggregate"
+        " stamped with its day)"]
+    view = _build({"entities": ["driver_id"], "timestamp_field": "day",
+                   "timestamp_offset": "1d"}).feature_views["v0"]
+    assert (view.timestamp_dtype, view.timestamp_offset_seconds) == ("date", 86400)
+    assert _problems({"entities": ["driver_id"], "timestamp_field": "name"}) == [
+        "models/v.yml: model 'v0': featsql.timestamp_field: column 'name' is VARCHAR, not a timestamp"]
+    assert _problems({"entities": ["driver_id"], "created_timestamp_field": "day"}) == [
+        "models/v.yml: model 'v0': featsql.created_timestamp_field: column 'day' is DATE, not a"
+        " timestamp"]
+
+
+@pytest.mark.parametrize(("key", "value"), [("ttl", 1.5), ("ttl", "PT0.5S"),
+                                            ("timestamp_offset", "PT1.5S")])
+def test_a_fraction_of_a_second_is_refused(key: str, value: object) -> None:
+    assert _problems({"entities": ["driver_id"], key: value}) == [
+        f"models/v.yml: model 'v0': featsql.{key}: {value!r} is not a whole number of seconds"]
+
+
+def test_a_feature_listed_twice_and_a_missing_latest_table() -> None:
+    assert _problems({"entities": ["driver_id"], "features": ["trips", "conv_rate", "trips"],
+                      "latest_table": "missing_latest"}) == [
+        "models/v.yml: model 'v0': featsql.features[2]: 'trips' is listed twice",
+        "models/v.yml: model 'v0': featsql.latest_table: db.main.missing_latest does not exist in"
+        " the warehouse; build it with the featsql.latest_values macro (dbt run) first"]
+
+
+def test_types_are_decided_once_at_apply() -> None:
+    """Logical types with the decimal policy, zone awareness and key types on the view."""
+    view = _build({"entities": ["driver_id"]}).feature_views["v0"]
+    amount = view.feature("amount")
+    assert (amount.dtype, amount.precision, amount.scale, amount.kind) == ("decimal", 18, 3, "float")
+    assert view.timestamp_dtype == "timestamp_tz"
+    assert (view.join_key_types, view.join_key_sql_types) == (("int",), ("BIGINT",))
+
+
+@pytest.mark.parametrize(("dialect", "sql_type", "kind"), [
+    ("snowflake", "NUMBER(38,0)", "int"), ("snowflake", "NUMBER", "int"),
+    ("snowflake", "NUMBER(10,2)", "float"), ("snowflake", "TIMESTAMP_LTZ", "timestamp_tz"),
+    ("snowflake", "TIMESTAMP_NTZ", "timestamp"), ("bigquery", "TIMESTAMP", "timestamp_tz"),
+    ("bigquery", "DATETIME", "timestamp"), ("bigquery", "NUMERIC", "float"),
+    ("bigquery", "INT64", "int"), ("postgres", "numeric(12,0)", "int"),
+    ("postgres", "numeric", "float"), ("postgres", "timestamp with time zone", "timestamp_tz"),
+    ("redshift", "numeric(10,2)", "float"), ("duckdb", "HUGEINT", "int"),
+])
+def test_kinds_per_warehouse(dialect: str, sql_type: str, kind: str) -> None:
+    from featsql.types import kind_of, logical_type
+
+    dtype, _, scale = logical_type(exp.DataType.build(sql_type, dialect=dialect))
+    assert kind_of(dtype, scale) == kind

@@ -10,6 +10,7 @@ import duckdb
 import pytest
 
 from featsql.compile.latest import EVENT_TS, materialization_query
+from featsql.offline.base import for_dialect
 from featsql.store import FeatureStore
 from tests.support import ROOT, dbt
 
@@ -44,7 +45,7 @@ def test_macro_matches_python_and_latest_table_unloads(repo: Path) -> None:
             cols = ", ".join(f'"{c}"' for c in [*view.join_keys, view.timestamp_field,
                                                 *(f.name for f in view.features)])
             macro = _rows(con, f'select {cols} from main."{name}_latest"')
-            python_sql = materialization_query(view, None, end, "duckdb").sql("duckdb")
+            python_sql = materialization_query(view, None, end, for_dialect("duckdb")).sql("duckdb")
             pcols = ", ".join(f'"{c}"' for c in [*view.join_keys, EVENT_TS, *(f.name for f in view.features)])
             python = _rows(con, f"select {pcols} from ({python_sql})")
             assert macro == python and len(macro) == 5, name
@@ -56,7 +57,7 @@ def test_macro_matches_python_and_latest_table_unloads(repo: Path) -> None:
     store.apply()
     view = store.get_feature_view("driver_hourly_stats")
     assert view.latest_table is not None and view.latest_table.identifier == "driver_hourly_stats_latest"
-    unload = materialization_query(view, None, FAR, "duckdb").sql("duckdb")
+    unload = materialization_query(view, None, FAR, for_dialect("duckdb")).sql("duckdb")
     assert "driver_hourly_stats_latest" in unload and "ROW_NUMBER" not in unload.upper()
 
     runs = {r.view: r for r in store.materialize_incremental(datetime(2025, 2, 1), ["driver_hourly_stats"])}

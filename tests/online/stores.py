@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -13,8 +13,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
-from featsql.declarations import value_type
-from featsql.definitions import Entity, Feature, FeatureView, Relation
+from featsql.definitions import FeatureView
 from featsql.plan import make_plan
 from featsql.store import FeatureStore
 
@@ -73,27 +72,30 @@ class ViewSpec:
     created: str | None = "created"
     ttl_seconds: int | None = None
     latest_table: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # more featsql meta (timestamp_offset ...)
 
 
 def register(store: FeatureStore, specs: list[ViewSpec]) -> dict[str, FeatureView]:
-    """Register views over existing warehouse tables (what apply does, minus dbt) and create
-    their online tables."""
-    views = {}
+    """Register views over existing warehouse tables (apply's own validation and typing, minus
+    dbt) and create their online tables."""
+    from featsql.declarations import build_definitions
+    from featsql.manifest import Declared
+
+    declared = []
+    for s in specs:
+        meta: dict[str, Any] = {"entities": list(s.keys), "timestamp_field": s.ts}
+        if s.created:
+            meta["created_timestamp_field"] = s.created
+        if s.ttl_seconds:
+            meta["ttl"] = f"{s.ttl_seconds}s"
+        if s.latest_table:
+            meta["latest_table"] = s.latest_table
+        meta.update(s.meta)
+        declared.append(Declared(name=s.name, unique_id=f"model.{PROJECT}.{s.name}",
+                                 yaml_file="models/schema.yml", meta=meta,
+                                 relation=(None, "main", s.table)))
     with store.warehouse() as wh:
-        for s in specs:
-            cols = wh.columns(Relation(schema_name="main", identifier=s.table))
-            assert cols, f"no table {s.table}"
-            reserved = {*s.keys, s.ts, s.created}
-            views[s.name] = FeatureView(
-                name=s.name, entities=tuple(Entity(name=k, join_key=k) for k in s.keys),
-                timestamp_field=s.ts, created_timestamp_field=s.created,
-                timestamp_type=cols[s.ts], created_timestamp_type=cols[s.created] if s.created else "",
-                ttl_seconds=s.ttl_seconds,
-                features=tuple(Feature(name=c, dtype=value_type(wh.parse_type(t)), warehouse_type=t)
-                               for c, t in cols.items() if c not in reserved),
-                relation=Relation(schema_name="main", identifier=s.table),
-                latest_table=Relation(schema_name="main", identifier=s.latest_table) if s.latest_table else None,
-                join_key_types=tuple(value_type(wh.parse_type(cols[k])) for k in s.keys))
+        views = build_definitions(declared, [], wh.columns, wh.parse_type).feature_views
     registry = store.registry
     current = registry.load()
     defs = current.definitions()

@@ -157,35 +157,57 @@ def test_composite_keys_do_not_collide(make_store):
 ALL_TYPES_DDL = """CREATE TABLE "typed" (
     id BIGINT, event_timestamp TIMESTAMP, f_int INTEGER, f_big BIGINT, f_float DOUBLE,
     f_bool BOOLEAN, f_str VARCHAR, f_ts TIMESTAMP, f_tstz TIMESTAMPTZ, f_date DATE,
-    f_dec DECIMAL(12, 3), f_bytes BLOB)"""
+    f_dec DECIMAL(12, 3), f_dec0 DECIMAL(12, 0), f_bytes BLOB)"""
+# What each type reads back as, in Python and in the server's JSON (numbers stay numbers; the
+# decimal policy: decimal(p, 0) -> int, decimal(p, s > 0) -> float).
+ALL_TYPES_OUT = {
+    "f_int": (-7, -7), "f_big": (2**53 + 1, 2**53 + 1), "f_float": (0.1, 0.1),
+    "f_bool": (False, False), "f_str": ("héllo, \"world\"", "héllo, \"world\""),
+    "f_ts": (datetime(2024, 2, 29, 12, 30, 0, 123456), "2024-02-29T12:30:00.123456"),
+    "f_tstz": (datetime(2024, 2, 29, 23, 59, 59, 5, tzinfo=timezone.utc),
+               "2024-02-29T23:59:59.000005+00:00"),
+    "f_date": (date(1999, 12, 31), "1999-12-31"), "f_dec": (-12345.678, -12345.678),
+    "f_dec0": (42, 42), "f_bytes": (b"\x00\xffab", "AP9hYg=="),
+}
 
 
 def test_all_types_and_nulls_round_trip(make_store):
+    """Every type through the store, get_online_features and the server's JSON, as registered
+    at apply (featsql.types), NULLs beside them."""
+    import json
+
+    from featsql.serving import server_json
+
     full = {"id": 1, "event_timestamp": BASE, "f_int": -7, "f_big": 2**53 + 1, "f_float": 0.1,
             "f_bool": False, "f_str": "héllo, \"world\"", "f_ts": datetime(2024, 2, 29, 12, 30, 0, 123456),
             "f_tstz": datetime(2024, 2, 29, 23, 59, 59, 5, tzinfo=timezone.utc),
-            "f_date": date(1999, 12, 31), "f_dec": Decimal("-12345.678"), "f_bytes": b"\x00\xffab"}
+            "f_date": date(1999, 12, 31), "f_dec": Decimal("-12345.678"), "f_dec0": Decimal("42"),
+            "f_bytes": b"\x00\xffab"}
     nulls = {k: (v if k in ("id", "event_timestamp") else None) for k, v in full.items()} | {"id": 2}
     data = pa.Table.from_pylist([full, nulls], schema=pa.schema([
         ("id", pa.int64()), ("event_timestamp", pa.timestamp("us")), ("f_int", pa.int32()),
         ("f_big", pa.int64()), ("f_float", pa.float64()), ("f_bool", pa.bool_()),
         ("f_str", pa.string()), ("f_ts", pa.timestamp("us")), ("f_tstz", pa.timestamp("us", tz="UTC")),
-        ("f_date", pa.date32()), ("f_dec", pa.decimal128(12, 3)), ("f_bytes", pa.binary())]))
+        ("f_date", pa.date32()), ("f_dec", pa.decimal128(12, 3)), ("f_dec0", pa.decimal128(12, 0)),
+        ("f_bytes", pa.binary())]))
     store = make_store()
     load_table(store, "typed", data, ddl=ALL_TYPES_DDL)
     views = register(store, [ViewSpec("typed", "typed", ["id"], created=None)])
-    dtypes = {f.name: f.dtype for f in views["typed"].features}
-    assert dtypes == {"f_int": "int", "f_big": "int", "f_float": "float", "f_bool": "bool",
-                      "f_str": "string", "f_ts": "timestamp", "f_tstz": "timestamp", "f_date": "date",
-                      "f_dec": "decimal", "f_bytes": "bytes"}
+    kinds = {f.name: f.kind for f in views["typed"].features}
+    assert kinds == {"f_int": "int", "f_big": "int", "f_float": "float", "f_bool": "bool",
+                     "f_str": "string", "f_ts": "timestamp", "f_tstz": "timestamp_tz",
+                     "f_date": "date", "f_dec": "float", "f_dec0": "int", "f_bytes": "bytes"}
     store.materialize(BASE, END)
     resp = store.get_online_features(["typed:*"], [{"id": 1}, {"id": 2}])
     got = resp.to_dict()
-    for name, want in full.items():
-        if name in ("id", "event_timestamp"):
-            continue
+    served = json.loads(json.dumps(server_json(resp)))
+    columns = dict(zip(served["metadata"]["feature_names"], served["results"]))
+    for name, (want, want_json) in ALL_TYPES_OUT.items():
         assert got[name][0] == want and type(got[name][0]) is type(want), (name, got[name][0])
         assert got[name][1] is None and resp.statuses[name][1] == PRESENT, name
+        value = columns[name]["values"][0]
+        assert value == want_json and type(value) is type(want_json), (name, value)
+        assert columns[name]["values"][1] is None, name
     assert got["f_tstz"][0].tzinfo is not None and got["f_ts"][0].tzinfo is None
 
 
