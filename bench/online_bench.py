@@ -93,7 +93,7 @@ def register(repo: Path) -> None:
     view = FeatureView(
         name=VIEW, entities=(Entity(name="driver", join_key="driver_id"),),
         timestamp_field="event_timestamp", created_timestamp_field="created",
-        timestamp_type="TIMESTAMP", created_timestamp_type="TIMESTAMP",
+        timestamp_dtype="timestamp", created_timestamp_dtype="timestamp",
         features=tuple(Feature(name=f, dtype="float", warehouse_type="DOUBLE") for f in FEATURES),
         relation=Relation(schema_name="main", identifier=VIEW), join_key_types=("int",))
     store = FeatureStore(repo_path=repo)

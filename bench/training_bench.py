@@ -55,7 +55,7 @@ def _view():
     return FeatureView(
         name="driver_hourly_stats", entities=(Entity(name="driver", join_key="driver_id"),),
         timestamp_field="event_timestamp", created_timestamp_field="created",
-        timestamp_type="TIMESTAMP", created_timestamp_type="TIMESTAMP", ttl_seconds=TTL_S,
+        timestamp_dtype="timestamp", created_timestamp_dtype="timestamp", ttl_seconds=TTL_S,
         features=tuple(Feature(name=f, dtype="float", warehouse_type="DOUBLE") for f in FEATURES),
         relation=Relation(schema_name="main", identifier="driver_hourly_stats"),
     )
@@ -65,7 +65,7 @@ def worker(engine: str, db: str, data: Path, repeat: int) -> dict:
     import duckdb
     import pandas as pd
 
-    from featsql.definitions import Definitions
+    from featsql.definitions import Definitions, Relation
     from featsql.offline.duckdb import DuckDBWarehouse
     from featsql.refs import resolve
     from featsql.training import plan_training_set
@@ -88,9 +88,13 @@ def worker(engine: str, db: str, data: Path, repeat: int) -> dict:
                 out = con.sql(FLOOR_SQL.format(cols=cols)).to_arrow_table()
         else:
             entity = entity_df if engine == "featsql-dataframe" else "select * from entities"
-            job = plan_training_set(dialect="duckdb", requests=requests, entity_df=entity,
+            # The entity table's columns from the catalog, as FeatureStore.get_historical_features
+            # reads them (so a naive time column needs no conversion).
+            with DuckDBWarehouse(Creds()) as catalog:
+                columns = catalog.columns(Relation(schema_name="main", identifier="entities"))
+            job = plan_training_set(warehouse=DuckDBWarehouse(), requests=requests, entity_df=entity,
                                     open_warehouse=lambda: DuckDBWarehouse(Creds()),
-                                    render_sql=lambda s: s, columns_of_table=lambda t: None)
+                                    render_sql=lambda s: s, columns_of_table=lambda t: columns)
             out = job.to_arrow()
         times.append(time.perf_counter() - started)
         rows = out.num_rows

@@ -264,10 +264,14 @@ def plan_training_set(
             typed = {c: wh.parse_type(t) for c, t in have.items() if t}
             _check_key_types({c: _kind(t) for c, t in typed.items()}, requests, "entity SQL")
             ts_type = typed.get(timestamp_column)
-            if ts_type is not None and _kind(ts_type) not in (*TIME_TYPES, "date", "other"):
+            ts_kind = _kind(ts_type) if ts_type is not None else None
+            if ts_kind is not None and ts_kind not in (*TIME_TYPES, "date", "other"):
                 raise FeatsqlError(f"entity SQL: column '{timestamp_column}' is"
                                    f" {have[timestamp_column]}, not a timestamp")
-        entity = EntitySet(source=query, timestamp_column=timestamp_column, casts=casts)
+        else:
+            ts_kind = None
+        entity = EntitySet(source=query, timestamp_column=timestamp_column, casts=casts,
+                           ts_dtype=ts_kind if ts_kind in (*TIME_TYPES, "date") else None)
         q = compile_pit(wh, entity, requests, full_feature_names, filter_by_created_timestamp)
         return RetrievalJob(wh, q, open_warehouse, kinds=kinds, ts_column=timestamp_column)
     data, original = entity_arrow(entity_df, requests, timestamp_column)

@@ -149,3 +149,31 @@ def test_open_registry_resolves_paths_and_refuses_sql_urls(tmp_path: Path) -> No
     sql = RepoConfig(project="p", registry="postgresql://u@h/db", repo_path=tmp_path)
     with pytest.raises(FeatsqlError, match="SQL registries are not available"):
         open_registry(sql)
+
+
+def test_a_registry_from_the_previous_release_is_upgraded_by_apply(applied_repo) -> None:
+    """Format 1 (types as warehouse type names): every command but apply says in one line to run
+    `featsql apply`; apply upgrades it in place (types read again from the warehouse)."""
+    import json
+
+    from tests.support import invoke
+
+    path = applied_repo / "data" / "registry.json"
+    doc = json.loads(path.read_text())
+    doc["format"] = 1
+    for entry in doc["feature_views"].values():
+        spec = entry["spec"]
+        for key in ("timestamp_dtype", "created_timestamp_dtype", "timestamp_offset_seconds",
+                    "join_key_sql_types"):
+            spec.pop(key, None)
+        spec["timestamp_type"] = spec["created_timestamp_type"] = "TIMESTAMP"
+        for f in spec["features"]:
+            f.pop("precision", None), f.pop("scale", None)
+    path.write_text(json.dumps(doc))
+    result = invoke("list", "feature-views", cwd=applied_repo)
+    assert result.exit_code == 1 and result.stderr.strip() == (
+        f"error: {path}: written by an older featsql (format 1); run `featsql apply` to upgrade it")
+    result = invoke("apply", "--no-parse", cwd=applied_repo)
+    assert result.exit_code == 0, result.output
+    assert json.loads(path.read_text())["format"] == 2
+    assert invoke("list", "feature-views", cwd=applied_repo).exit_code == 0

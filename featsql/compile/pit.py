@@ -51,6 +51,9 @@ class EntitySet:
     row_id: str | None = None
     # True when the time column is already naive UTC (uploaded DataFrames are converted first).
     utc_naive: bool = False
+    # The time column's kind when the catalog told it (a SQL entity set over a table): converted
+    # by the warehouse's known_at; unknown, it is cast through an aware timestamp to UTC.
+    ts_dtype: str | None = None
     # Constant bounds when known (DataFrames); otherwise computed in the query from the entity set.
     min_ts: datetime | None = None
     max_ts: datetime | None = None
@@ -89,7 +92,11 @@ class PointInTimeQuery:
 
     def _entity_ts(self, alias: str) -> exp.Expression:
         ts = self._ecol(self.entity.timestamp_column, alias)
-        return ts if self.entity.utc_naive else self.wh.utc_naive(ts)
+        if self.entity.utc_naive:
+            return ts
+        if self.entity.ts_dtype is not None:
+            return self.wh.known_at(ts, self.entity.ts_dtype)
+        return self.wh.utc_naive(ts)
 
     def _bound(self, which: str) -> exp.Expression:
         value = self.entity.min_ts if which == "min" else self.entity.max_ts

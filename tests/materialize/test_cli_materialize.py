@@ -67,3 +67,25 @@ def test_materialize_window_and_clear_errors(recent_repo) -> None:
     assert bad.returncode == 1 and "'yesterday' is not a timestamp" in bad.stderr
     bad = featsql("materialize", "2025-01-01", "2025-01-02", "--views", "driver_hourly_stat", cwd=repo)
     assert bad.returncode == 1 and "did you mean 'driver_hourly_stats'" in bad.stderr
+
+
+def test_compile_materialize_prints_the_latest_values_query(applied_repo: Path) -> None:
+    """`featsql compile --materialize VIEW` prints what materialization runs, per dialect, and
+    the DuckDB text runs as printed."""
+    import duckdb
+
+    from tests.support import invoke
+
+    result = invoke("compile", "--materialize", "driver_hourly_stats", "--end",
+                    "2025-01-08T00:00:00", cwd=applied_repo)
+    assert result.exit_code == 0, result.output
+    sql = result.stdout.strip().rstrip(";")
+    assert "ARG_MAX" in sql and "CAST('2025-01-08 00:00:00' AS TIMESTAMP)" in sql
+    with duckdb.connect(str(applied_repo / "data" / "warehouse.duckdb"), read_only=True) as con:
+        assert len(con.sql(sql).fetchall()) == 5
+    snow = invoke("compile", "--materialize", "driver_hourly_stats", "--dialect", "snowflake",
+                  cwd=applied_repo)
+    assert snow.exit_code == 0 and '"DRIVER_ID"' in snow.stdout and '"DRIVER_HOURLY_STATS"' in snow.stdout
+    both = invoke("compile", "--materialize", "driver_hourly_stats", "--entity-sql", "select 1",
+                  "--features", "driver_hourly_stats:conv_rate", cwd=applied_repo)
+    assert both.exit_code == 2 and "exactly one of --entity-sql or --materialize" in both.output

@@ -77,3 +77,61 @@ def test_duckdb_write_table(duckdb_warehouse) -> None:
     wh.write_table(rel, pa.table({"a": [3]}))
     assert wh.query_arrow('select a from "main"."t"').column("a").to_pylist() == [3]
     assert wh.columns(rel) == {"a": "BIGINT"}
+
+
+# -- types decided once: a training set gives the same types on every warehouse ----------------------
+TYPED = pa.table({
+    "driver_id": pa.array([1, 2], pa.int64()),
+    "event_timestamp": pa.array([0, 0], pa.timestamp("us")),
+    "f_int": pa.array([-7, None], pa.int32()),
+    "f_float": pa.array([0.25, None], pa.float32()),
+    "f_dec": pa.array([__import__("decimal").Decimal("-12345.678"), None], pa.decimal128(12, 3)),
+    "f_dec0": pa.array([__import__("decimal").Decimal("42"), None], pa.decimal128(12, 0)),
+    "f_bool": pa.array([True, None]),
+    "f_str": pa.array(["héllo", None]),
+    "f_date": pa.array([__import__("datetime").date(1999, 12, 31), None], pa.date32()),
+    "f_ts": pa.array([1_000_000, None], pa.timestamp("us")),
+    "f_tstz": pa.array([2_000_000, None], pa.timestamp("us", tz="UTC")),
+})
+# Each kind's one Arrow type (featsql.types), whatever the warehouse's driver returns.
+TYPED_OUT = {"f_int": pa.int64(), "f_float": pa.float64(), "f_dec": pa.float64(),
+             "f_dec0": pa.int64(), "f_bool": pa.bool_(), "f_str": pa.string(),
+             "f_date": pa.date32(), "f_ts": pa.timestamp("us"),
+             "f_tstz": pa.timestamp("us", tz="UTC")}
+
+
+@pytest.mark.parametrize("warehouse", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)],
+                         indirect=True)
+@pytest.mark.parametrize("entity", ["dataframe", "sql"])
+def test_training_set_types_are_the_registered_ones(warehouse, entity: str) -> None:
+    """int, float, decimal (both policies), bool, string, date, naive and aware timestamps come
+    out of a DuckDB and a PostgreSQL training set as the same Arrow (and Python) types."""
+    from featsql.declarations import build_definitions
+    from featsql.manifest import Declared
+    from tests.engines import relation_in, training_set
+
+    rel = relation_in(warehouse, "typed")
+    warehouse.write_table(rel, TYPED)
+    meta = {"entities": ["driver_id"], "timestamp_field": "event_timestamp"}
+    declared = Declared(name="typed", unique_id="model.p.typed", yaml_file="models/t.yml", meta=meta,
+                        relation=(rel.database, rel.schema_name, rel.identifier))
+    defs = build_definitions([declared], [], warehouse.columns, warehouse.parse_type)
+    entities = pa.table({"driver_id": pa.array([1, 2, 3], pa.int64()),
+                         "event_timestamp": pa.array([10**7] * 3, pa.timestamp("us"))})
+    if entity == "sql":
+        labels = relation_in(warehouse, "typed_labels")
+        warehouse.write_table(labels, entities)
+        entities = f"select * from {warehouse.table(labels).sql(dialect=warehouse.dialect)}"
+    got = training_set(warehouse, defs, ["typed:*"], entities)
+    got = got.sort_by("driver_id")
+    assert {f.name: f.type for f in got.schema if f.name in TYPED_OUT} == TYPED_OUT
+    first = got.slice(0, 1).to_pylist()[0]
+    want = TYPED.slice(0, 1).to_pylist()[0]
+    for name in TYPED_OUT:
+        expected = want[name]
+        if name == "f_dec":
+            expected = float(expected)
+        elif name == "f_dec0":
+            expected = int(expected)
+        assert first[name] == expected and type(first[name]) is type(expected), name
+    assert all(v is None for k, v in got.slice(1, 1).to_pylist()[0].items() if k in TYPED_OUT)

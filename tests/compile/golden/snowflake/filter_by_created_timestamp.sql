@@ -4,7 +4,7 @@
 WITH "featsql_entity" AS (
   SELECT
     *
-  FROM "analytics"."driver_labels"
+  FROM "ANALYTICS"."DRIVER_LABELS"
 ), "featsql_bounds" AS (
   SELECT
     MIN(

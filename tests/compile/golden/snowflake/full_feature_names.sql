@@ -6,7 +6,7 @@ WITH "featsql_entity" AS (
     driver_id,
     origin_id AS location_id,
     event_timestamp
-  FROM "analytics"."driver_labels"
+  FROM "ANALYTICS"."DRIVER_LABELS"
 ), "featsql_bounds" AS (
   SELECT
     MIN(
