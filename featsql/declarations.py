@@ -166,9 +166,6 @@ def _view(problems: _Problems, d: Declared, columns_of: ColumnsOf, type_of: Type
             n = column(f, f"featsql.features[{i}]")
             if n in names:
                 problems.add(d, "model", f"featsql.features[{i}]", f"'{f}' is listed twice")
-            elif n and n.lower() in reserved:
-                problems.add(d, "model", f"featsql.features[{i}]", f"'{f}' is a join key or"
-                             " time column, not a feature")
             elif n:
                 names.append(n)
     else:

@@ -52,7 +52,7 @@ def test_round_trip_with_versions(registry: FileRegistry) -> None:
     assert state.objects["feature_views"]["driver_hourly_stats"].version == 1
     assert state.updated_at is not None and state.updated_at.tzinfo is not None
     doc = json.loads(registry.path.read_text())
-    assert doc["format"] == 1 and doc["project"] == "driver_ranking"
+    assert doc["format"] == 2 and doc["project"] == "driver_ranking"
 
     plan = apply(registry, defs(view(ttl=3600)))
     assert [(c.name, c.action, c.fields) for c in plan.effective] == [

@@ -102,7 +102,8 @@ def test_a_new_feature_column_reaches_the_online_table(applied_repo: Path) -> No
         created_timestamp_field=None))
     result = invoke("plan", cwd=applied_repo)
     [line, _] = result.stdout.splitlines()
-    assert line.startswith("~ feature view driver_hourly_stats: changed (created_timestamp_field, ")
+    assert line.startswith("~ feature view driver_hourly_stats: changed (created_timestamp_dtype,"
+                           " created_timestamp_field, ")
     assert line.endswith(", features +created)")
     assert invoke("apply", cwd=applied_repo).exit_code == 0
     with closing(sqlite3.connect(applied_repo / "data" / "online.db")) as con:

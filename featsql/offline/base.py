@@ -44,11 +44,6 @@ def for_dialect(dialect: str) -> Warehouse:
     return by_dialect[dialect]()
 
 
-def dialects() -> list[str]:
-    _load_builtin()
-    return sorted({cls.dialect for cls in _REGISTRY.values()})
-
-
 def _load_builtin() -> None:
     import importlib
 
@@ -121,8 +116,6 @@ class Warehouse:
     latest_arg_max: ClassVar[bool] = False
     # CTEs may be inlined (run once per reference) unless marked MATERIALIZED.
     materialized_cte: ClassVar[bool] = False
-    # How an entity DataFrame reaches the warehouse, for docs and `featsql compile` notes.
-    upload_method: ClassVar[str] = "insert"
     naive_type: ClassVar[str] = "TIMESTAMP"
     aware_type: ClassVar[str] = "TIMESTAMPTZ"
 

@@ -45,7 +45,6 @@ class BigQueryWarehouse(Warehouse):
     dialect = "bigquery"
     utc_session = None  # TIMESTAMP is UTC by definition; no session zone exists to set
     qualify = True
-    upload_method = "a load job into a temporary table"
     naive_type = "DATETIME"
     aware_type = "TIMESTAMP"
     # utc_naive: CAST(CAST(x AS TIMESTAMP) AS DATETIME) — BigQuery casts in UTC both ways.

@@ -22,7 +22,6 @@ class DuckDBWarehouse(Warehouse):
     qualify = True
     distinct_on = True
     materialized_cte = True
-    upload_method = "register an Arrow table (no copy)"
 
     def __init__(self, credentials: Any = None, project_dir: Path | None = None):
         super().__init__(credentials, project_dir)

@@ -90,7 +90,6 @@ class PostgresWarehouse(Warehouse):
     utc_session = "SET TIME ZONE 'UTC'"
     distinct_on = True
     materialized_cte = True
-    upload_method = "COPY into a temporary table"
     default_port: ClassVar[int] = 5432
     # Binary result transfer: faster and exact; Redshift's leader node does not offer it.
     binary_results: ClassVar[bool] = True

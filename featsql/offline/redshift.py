@@ -44,7 +44,6 @@ class RedshiftWarehouse(PostgresWarehouse):
     distinct_on = False
     materialized_cte = False
     qualify = True
-    upload_method = "COPY from S3 into a temporary table"
     default_port = 5439
     binary_results = False  # the leader node answers in text format only
     insert_batch_rows: ClassVar[int] = 1_000

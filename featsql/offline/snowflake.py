@@ -38,7 +38,6 @@ class SnowflakeWarehouse(Warehouse):
     utc_session = "ALTER SESSION SET TIMEZONE = 'UTC'"
     asof = True
     qualify = True
-    upload_method = "write_pandas into a temporary table"
     naive_type = "TIMESTAMP_NTZ"
     aware_type = "TIMESTAMP_TZ"
     # dbt-snowflake credential field -> snowflake.connector.connect keyword.
