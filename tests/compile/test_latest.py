@@ -141,3 +141,30 @@ def _check_engine(warehouse, compiler: Warehouse) -> None:
                 assert g[CREATED_TS].replace(tzinfo=None) == row["created"], (name, key)
             for f in view.features:
                 assert g[f.name] == pytest.approx(row[f.name]), (name, key, f.name)
+
+
+def test_timestamp_offset_moves_event_times_and_windows() -> None:
+    """A daily row (DATE + timestamp_offset 1d) is materialized as known at day + 1d: its online
+    event time, and the window it falls in, are that instant's."""
+    import pyarrow as pa
+    from datetime import date
+
+    from featsql.declarations import build_definitions
+    from featsql.manifest import Declared
+
+    with engine("duckdb") as wh:
+        wh.write_table(Relation(schema_name="main", identifier="daily"), pa.table({
+            "driver_id": [1, 1, 2], "day": pa.array([date(2025, 1, 5), date(2025, 1, 6),
+                                                     date(2025, 1, 6)], pa.date32()),
+            "trips": [5, 6, 7]}))
+        meta = {"entities": ["driver_id"], "timestamp_field": "day", "timestamp_offset": "1d"}
+        view = build_definitions([Declared(name="daily", unique_id="model.p.daily",
+                                           yaml_file="m.yml", meta=meta,
+                                           relation=(None, "main", "daily"))], [],
+                                 wh.columns, wh.parse_type).feature_views["daily"]
+        # END 2025-01-06 12:00: the rows of the 6th are not known yet (known from the 7th).
+        got = wh.query_arrow(wh.sql(materialization_query(view, None, END, wh))).to_pylist()
+        assert got == [{"driver_id": 1, EVENT_TS: datetime(2025, 1, 6), CREATED_TS: None, "trips": 5}]
+        later = wh.query_arrow(wh.sql(materialization_query(view, datetime(2025, 1, 7), datetime(2025, 1, 7), wh)))
+        assert sorted((r["driver_id"], r[EVENT_TS], r["trips"]) for r in later.to_pylist()) == [
+            (1, datetime(2025, 1, 7), 6), (2, datetime(2025, 1, 7), 7)]
