@@ -10,6 +10,10 @@ Contract: DESIGN.md section 6. Shape of every plan:
     final SELECT        entity rows LEFT JOIN each featsql_<i> on (keys, time): duplicates stay,
                         no row is dropped, no concatenated row ids
 
+Where the ASOF inequality may compare STRUCTs (DuckDB), the entity rows themselves are
+ASOF LEFT JOINed to each featsql_<i>_rows, ordered by (time, created, content hash): no distinct
+keys, no join back (an ASOF LEFT join returns each left row once, duplicates stay).
+
 The join strategy comes from the warehouse's capability constants: a native ASOF join (DuckDB,
 Snowflake; ttl applied after the join), or a sort-based window plan elsewhere. Names of what dbt
 built are spelled by the warehouse (featsql.sql.stored_name); time columns are typed by its
@@ -122,12 +126,29 @@ class PointInTimeQuery:
         cols = [self._ekey(c).as_(f"{P}k{j}", quoted=True) for j, c in enumerate(r.entity_columns)]
         q = (exp.select(*cols, self._entity_ts("e").as_(TS, quoted=True)).distinct()
              .from_(exp.alias_(table(ENTITY), "e", table=True, quoted=True)))
-        if self.wh.asof and self.wh.asof_struct and not self._known_at(r):
-            # Above every feature row at the same time: created +infinity, hash maximal.
-            top = self._order_struct(col(TS), self.wh.timestamp_literal("infinity") if
-                                     r.view.created_timestamp_field else None, r, top=True)
-            q = exp.select("*", top.as_(ORDER, quoted=True)).from_(q.subquery(ident("d")))
         self._cte(f"featsql_{i}_keys", q)
+
+    def _direct(self, r: ViewRequest) -> bool:
+        """The entity rows ASOF-join the view's rows themselves (struct-ordered ASOF)."""
+        return self.wh.asof and self.wh.asof_struct and not self._known_at(r)
+
+    def _direct_join(self, i: int, r: ViewRequest, alias: str) -> tuple[exp.Join, list[exp.Expression]]:
+        """ASOF LEFT JOIN featsql_<i>_rows for the entity rows, and the ttl-guarded features.
+
+        The entity side's order key sits above every feature row at the same time (created
+        +infinity, hash maximal); a NULL entity time gets no key, so it matches nothing.
+        """
+        ts = self._entity_ts("e")
+        top = self._order_struct(ts, self.wh.timestamp_literal("infinity")
+                                 if r.view.created_timestamp_field else None, r, top=True)
+        top_or_null = exp.Case(ifs=[exp.If(this=exp.Not(this=exp.Is(this=ts.copy(), expression=exp.Null())),
+                                           true=top)])
+        keys = [exp.EQ(this=self._ekey(c), expression=col(f"{P}k{j}", alias))
+                for j, c in enumerate(r.entity_columns)]
+        join = self.wh.asof_join(exp.alias_(table(f"featsql_{i}_rows"), alias, table=True, quoted=True),
+                                 keys, exp.GTE(this=top_or_null, expression=col(ORDER, alias)))
+        matched = exp.Dot(this=col(ORDER, alias), expression=exp.to_identifier("t", quoted=True))
+        return join, self._fresh(r, alias, ts, matched)
 
     def _order_struct(self, ts: exp.Expression, created: exp.Expression | None, r: ViewRequest,
                       top: bool = False) -> exp.Struct:
@@ -160,12 +181,13 @@ class PointInTimeQuery:
         created = (self.wh.known_at(self._raw(v.created_timestamp_field), v.created_timestamp_dtype)
                    if v.created_timestamp_field else None)
         sel = [self._raw(k).as_(f"{P}k{j}", quoted=True) for j, k in enumerate(v.join_keys)]
-        sel.append(fts.copy().as_(FTS, quoted=True))
-        if created is not None:
-            sel.append(created.copy().as_(CREATED, quoted=True))
-        sel += [self._raw(f).as_(f, quoted=True) for f in r.features]
         known_at = self._known_at(r)
-        if self.wh.asof and self.wh.asof_struct and not known_at:
+        if not self._direct(r):  # the direct ASOF reads both times from its order key
+            sel.append(fts.copy().as_(FTS, quoted=True))
+            if created is not None:
+                sel.append(created.copy().as_(CREATED, quoted=True))
+        sel += [self._raw(f).as_(f, quoted=True) for f in r.features]
+        if self._direct(r):
             sel.append(self._order_struct(fts, created, r).as_(ORDER, quoted=True))
         upper = exp.LTE(this=fts.copy(), expression=self._bound("max"))
         conds: list[exp.Expression] = [upper]
@@ -209,8 +231,8 @@ class PointInTimeQuery:
                 .from_(exp.alias_(inner.subquery(), "d", quoted=True))
                 .where(exp.EQ(this=col(f"{P}rn", "d"), expression=exp.Literal.number(1))))
 
-    def _guarded(self, r: ViewRequest, alias: str, ts: exp.Expression,
-                 fts: exp.Expression) -> list[exp.Expression]:
+    def _fresh(self, r: ViewRequest, alias: str, ts: exp.Expression,
+               fts: exp.Expression) -> list[exp.Expression]:
         """Feature values, NULL when the matched row is older than the view's ttl."""
         out: list[exp.Expression] = []
         for f in r.features:
@@ -218,16 +240,22 @@ class PointInTimeQuery:
             if r.view.ttl_seconds:
                 fresh = exp.GTE(this=fts.copy(), expression=self.wh.minus_seconds(ts.copy(), r.view.ttl_seconds))
                 value = exp.Case(ifs=[exp.If(this=fresh, true=value)])
-            out.append(exp.alias_(value, f, quoted=True))
+            out.append(value)
         return out
 
+    def _guarded(self, r: ViewRequest, alias: str, ts: exp.Expression,
+                 fts: exp.Expression) -> list[exp.Expression]:
+        return [exp.alias_(v, f, quoted=True) for v, f in zip(self._fresh(r, alias, ts, fts), r.features)]
+
     def _view(self, i: int, r: ViewRequest) -> None:
+        if self._direct(r):
+            return self._rows(i, r, dedup=False)
         self._keys(i, r)
         if self._known_at(r):
             self._rows(i, r, dedup=False)
             return self._known_at_plan(i, r)
-        if self.wh.asof:
-            self._rows(i, r, dedup=not self.wh.asof_struct)
+        if self.wh.asof:  # ASOF on the time alone (Snowflake): deduplicate (ts, created) first
+            self._rows(i, r, dedup=True)
             return self._asof(i, r)
         self._rows(i, r, dedup=False)
         return self._window(i, r)
@@ -241,8 +269,7 @@ class PointInTimeQuery:
 
     def _asof(self, i: int, r: ViewRequest) -> None:
         keys, rows = table(f"featsql_{i}_keys"), table(f"featsql_{i}_rows")
-        order = ORDER if self.wh.asof_struct else None
-        match = exp.GTE(this=col(order or TS, "k"), expression=col(order or FTS, "r"))
+        match = exp.GTE(this=col(TS, "k"), expression=col(FTS, "r"))
         join = self.wh.asof_join(exp.alias_(rows, "r", table=True, quoted=True),
                                  self._key_eq(r, "k", "r"), match)
         q = exp.select(*self._key_cols(r, "k"), col(TS, "k"),
@@ -352,6 +379,12 @@ class PointInTimeQuery:
         ts = self._entity_ts("e")
         for i, r in enumerate(self.requests):
             a = f"v{i}"
+            if self._direct(r):
+                join, values = self._direct_join(i, r, a)
+                q = q.select(*(self._typed(r, f, v).as_(r.output_name(f, self.full_feature_names), quoted=True)
+                               for f, v in zip(r.features, values)))
+                q.append("joins", join)
+                continue
             sel_features = [self._typed(r, f, col(f, a)).as_(r.output_name(f, self.full_feature_names),
                                                               quoted=True) for f in r.features]
             q = q.select(*sel_features)

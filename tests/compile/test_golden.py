@@ -69,13 +69,13 @@ def test_snowflake_uses_native_asof_with_match_condition() -> None:
 
 
 def test_duckdb_uses_asof_left_join() -> None:
+    """The entity rows ASOF LEFT JOIN each view's rows directly, comparing (time, created, hash)
+    structs; no distinct keys and no join back."""
     sql = _flat(_sql("duckdb", "driver_ranking_v1"))
-    # the inequality compares times, or (time, created, hash) structs where DuckDB allows it
-    assert len(re.findall(r'ASOF LEFT JOIN "featsql_\d_rows" AS "r" ON "k"\."__featsql_k0" = '
-                          r'"r"\."__featsql_k0" AND "k"\."(__featsql_\w+)" >= "r"\."\1"'
-                          r'|ASOF LEFT JOIN "featsql_\d_rows" AS "r" ON "k"\."__featsql_k0" = '
-                          r'"r"\."__featsql_k0" AND "k"\."__featsql_ts" >= "r"\."__featsql_fts"', sql)) == 3
-    assert "MATCH_CONDITION" not in sql
+    joins = re.findall(r'ASOF LEFT JOIN "featsql_(\d)_rows" AS "v\1" ON "e"\."\w+" = '
+                       r'"v\1"\."__featsql_k0" AND CASE WHEN NOT .*? END >= "v\1"\."__featsql_order"', sql)
+    assert joins == ["0", "1", "2"]
+    assert "MATCH_CONDITION" not in sql and "featsql_0_keys" not in sql and "LEFT JOIN \"featsql_0\"" not in sql
 
 
 @pytest.mark.parametrize("dialect", ["postgres", "redshift", "bigquery"])

@@ -12,21 +12,9 @@ WITH "featsql_entity" AS MATERIALIZED (
     MIN(CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP)) AS "min",
     MAX(CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP)) AS "max"
   FROM "featsql_entity" AS "e"
-), "featsql_0_keys" AS (
-  SELECT
-    *,
-    {'t': "__featsql_ts", 'c': CAST('infinity' AS TIMESTAMP), 'h': CAST(18446744073709551615 AS UBIGINT)} AS "__featsql_order"
-  FROM (
-    SELECT DISTINCT
-      "e"."driver_id" AS "__featsql_k0",
-      CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) AS "__featsql_ts"
-    FROM "featsql_entity" AS "e"
-  ) AS "d"
 ), "featsql_0_rows" AS (
   SELECT
     "f"."driver_id" AS "__featsql_k0",
-    "f"."event_timestamp" AS "__featsql_fts",
-    "f"."created" AS "__featsql_created",
     "f"."conv_rate" AS "conv_rate",
     "f"."acc_rate" AS "acc_rate",
     "f"."avg_daily_trips" AS "avg_daily_trips",
@@ -44,40 +32,9 @@ WITH "featsql_entity" AS MATERIALIZED (
       FROM "featsql_bounds"
     ) - INTERVAL '86400' SECOND
     AND NOT "f"."driver_id" IS NULL
-), "featsql_0" AS (
-  SELECT
-    "k"."__featsql_k0",
-    "k"."__featsql_ts",
-    CASE
-      WHEN "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '86400' SECOND
-      THEN "r"."conv_rate"
-    END AS "conv_rate",
-    CASE
-      WHEN "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '86400' SECOND
-      THEN "r"."acc_rate"
-    END AS "acc_rate",
-    CASE
-      WHEN "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '86400' SECOND
-      THEN "r"."avg_daily_trips"
-    END AS "avg_daily_trips"
-  FROM "featsql_0_keys" AS "k"
-  ASOF LEFT JOIN "featsql_0_rows" AS "r"
-    ON "k"."__featsql_k0" = "r"."__featsql_k0"
-    AND "k"."__featsql_order" >= "r"."__featsql_order"
-), "featsql_1_keys" AS (
-  SELECT
-    *,
-    {'t': "__featsql_ts", 'h': CAST(18446744073709551615 AS UBIGINT)} AS "__featsql_order"
-  FROM (
-    SELECT DISTINCT
-      "e"."location_id" AS "__featsql_k0",
-      CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) AS "__featsql_ts"
-    FROM "featsql_entity" AS "e"
-  ) AS "d"
 ), "featsql_1_rows" AS (
   SELECT
     "f"."location_id" AS "__featsql_k0",
-    "f"."event_timestamp" AS "__featsql_fts",
     "f"."avg_wait" AS "avg_wait",
     {'t': "f"."event_timestamp", 'h': HASH("f"."avg_wait")} AS "__featsql_order"
   FROM "analytics"."location_stats" AS "f"
@@ -93,29 +50,35 @@ WITH "featsql_entity" AS MATERIALIZED (
       FROM "featsql_bounds"
     ) - INTERVAL '43200' SECOND
     AND NOT "f"."location_id" IS NULL
-), "featsql_1" AS (
-  SELECT
-    "k"."__featsql_k0",
-    "k"."__featsql_ts",
-    CASE
-      WHEN "r"."__featsql_fts" >= "k"."__featsql_ts" - INTERVAL '43200' SECOND
-      THEN "r"."avg_wait"
-    END AS "avg_wait"
-  FROM "featsql_1_keys" AS "k"
-  ASOF LEFT JOIN "featsql_1_rows" AS "r"
-    ON "k"."__featsql_k0" = "r"."__featsql_k0"
-    AND "k"."__featsql_order" >= "r"."__featsql_order"
 )
 SELECT
   "e".*,
-  "v0"."conv_rate" AS "driver_hourly_stats__conv_rate",
-  "v0"."acc_rate" AS "driver_hourly_stats__acc_rate",
-  "v0"."avg_daily_trips" AS "driver_hourly_stats__avg_daily_trips",
-  "v1"."avg_wait" AS "location_stats__avg_wait"
+  CASE
+    WHEN "v0"."__featsql_order"."t" >= CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) - INTERVAL '86400' SECOND
+    THEN "v0"."conv_rate"
+  END AS "driver_hourly_stats__conv_rate",
+  CASE
+    WHEN "v0"."__featsql_order"."t" >= CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) - INTERVAL '86400' SECOND
+    THEN "v0"."acc_rate"
+  END AS "driver_hourly_stats__acc_rate",
+  CASE
+    WHEN "v0"."__featsql_order"."t" >= CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) - INTERVAL '86400' SECOND
+    THEN "v0"."avg_daily_trips"
+  END AS "driver_hourly_stats__avg_daily_trips",
+  CASE
+    WHEN "v1"."__featsql_order"."t" >= CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) - INTERVAL '43200' SECOND
+    THEN "v1"."avg_wait"
+  END AS "location_stats__avg_wait"
 FROM "featsql_entity" AS "e"
-LEFT JOIN "featsql_0" AS "v0"
+ASOF LEFT JOIN "featsql_0_rows" AS "v0"
   ON "e"."driver_id" = "v0"."__featsql_k0"
-  AND CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) = "v0"."__featsql_ts"
-LEFT JOIN "featsql_1" AS "v1"
+  AND CASE
+    WHEN NOT CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) IS NULL
+    THEN {'t': CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP), 'c': CAST('infinity' AS TIMESTAMP), 'h': CAST(18446744073709551615 AS UBIGINT)}
+  END >= "v0"."__featsql_order"
+ASOF LEFT JOIN "featsql_1_rows" AS "v1"
   ON "e"."location_id" = "v1"."__featsql_k0"
-  AND CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) = "v1"."__featsql_ts"
+  AND CASE
+    WHEN NOT CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP) IS NULL
+    THEN {'t': CAST(CAST("e"."event_timestamp" AS TIMESTAMPTZ) AS TIMESTAMP), 'h': CAST(18446744073709551615 AS UBIGINT)}
+  END >= "v1"."__featsql_order"
