@@ -291,16 +291,17 @@ def get_online(obj: _Ctx, features: str | None, feature_service: str | None,
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=6566, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (each with its own store connections).")
+@click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False), help="TLS certificate.")
+@click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False), help="TLS private key.")
 @click.pass_obj
-def serve(obj: _Ctx, host: str, port: int) -> None:
-    """Serve online features over HTTP with Feast's feature-server JSON."""
-    from featsql.server import make_server
+def serve(obj: _Ctx, host: str, port: int, workers: int, ssl_certfile: str | None,
+          ssl_keyfile: str | None) -> None:
+    """Serve online features over HTTP: Feast's feature-server endpoints and JSON."""
+    from featsql.server import run
 
-    server = make_server(obj.store(), host, port)
-    click.echo(f"Serving on http://{host}:{server.server_port} (POST /get-online-features, GET /health)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        raise click.UsageError("give both --ssl-certfile and --ssl-keyfile, or neither")
+    run(obj.store(), host, port, workers=workers, ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
+        announce=click.echo)

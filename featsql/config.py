@@ -46,13 +46,33 @@ OnlineStoreConfig = Union[SqliteStoreConfig, RedisStoreConfig, DynamoStoreConfig
 ONLINE_TYPES = {"sqlite": SqliteStoreConfig, "redis": RedisStoreConfig, "dynamodb": DynamoStoreConfig}
 
 
+class AuthConfig(_Strict):
+    type: Literal["token"] = "token"
+    # The bearer token; default: the FEATSQL_SERVER_TOKEN environment variable.
+    token: str | None = None
+
+
+class ServerConfig(_Strict):
+    """`featsql serve` (featsql.server)."""
+
+    auth: AuthConfig | None = None
+    # How often a running server checks for a newer registry (never per request).
+    registry_ttl_seconds: float = Field(default=10.0, gt=0)
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
+    max_entities: int = Field(default=10_000, gt=0)
+    # A request body that has not fully arrived by then is answered 408.
+    body_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
 class RepoConfig(_Strict):
     project: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     dbt: DbtConfig = DbtConfig()
     registry: str = "data/registry.json"
     online_store: OnlineStoreConfig = SqliteStoreConfig()
+    server: ServerConfig = ServerConfig()
     # Where the file was read from: relative paths resolve against it.
     repo_path: Path = Path(".")
+    config_file: Path | None = None
 
     @field_validator("online_store", mode="before")
     @classmethod
@@ -161,7 +181,8 @@ def load_config(repo_path: str | Path = ".", config_path: str | Path | None = No
     except FeatsqlError as e:
         raise FeatsqlError(f"{path}: {e}") from None
     try:
-        return RepoConfig.model_validate({**rendered, "repo_path": path.parent.resolve()})
+        return RepoConfig.model_validate({**rendered, "repo_path": path.parent.resolve(),
+                                          "config_file": path.resolve()})
     except ValidationError as e:
         raise FeatsqlError(f"{path}: {_first_error(e, rendered)}") from None
 

@@ -7,31 +7,40 @@ rows, normalizes keys, makes one `OnlineStore.read` and assembles columns.
 """
 from __future__ import annotations
 
+import base64
 import time
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable, Iterable
 
 from featsql.definitions import Definitions, FeatureService
 from featsql.errors import FeatsqlError, did_you_mean
 from featsql.online.base import OnlineStore
-from featsql.online.codec import KeyCodec, decoder, event_time
+from featsql.online.codec import EPOCH_NAIVE, KeyCodec, decoder, event_time, key_decoder
 from featsql.refs import ViewRequest, resolve
 
 PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE = "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"
 
 
 class OnlineResponse:
-    """Feature values for a list of entity rows, column-oriented (as Feast returns them)."""
+    """Feature values for a list of entity rows, column-oriented (as Feast returns them). Join
+    keys come back as their registered type (a key sent as "1001" for an int key is 1001)."""
 
     def __init__(self, keys: dict[str, list[Any]], values: dict[str, list[Any]],
-                 statuses: dict[str, list[str]], event_micros: dict[str, list[int | None]]):
+                 statuses: dict[str, list[str]], event_micros: dict[str, list[int | None]],
+                 kinds: dict[str, str] | None = None):
         self.keys = keys
         self.values = values
         self.statuses = statuses
         self._event_micros = event_micros
+        self.kinds = kinds or {}
 
     @property
     def feature_names(self) -> list[str]:
         return list(self.values)
+
+    def micros(self, name: str) -> list[int | None]:
+        """The UTC event times of a feature's values, as epoch microseconds (None: not found)."""
+        return self._event_micros[name]
 
     @property
     def event_timestamps(self) -> dict[str, list[Any]]:
@@ -40,16 +49,33 @@ class OnlineResponse:
                 for n, ms in self._event_micros.items()}
 
     def to_dict(self, include_event_timestamps: bool = False) -> dict[str, list[Any]]:
-        """{column: [values]}: join keys first, then features in request order."""
-        out = {**self.keys, **self.values}
-        if include_event_timestamps:
-            out.update({f"{n}__event_timestamp": ts for n, ts in self.event_timestamps.items()})
+        """{column: [values]}: join keys first, then features in request order; with
+        `include_event_timestamps` each feature's event time beside it as `feature__ts`
+        (Feast's naming; None where not found)."""
+        if not include_event_timestamps:
+            return {**self.keys, **self.values}
+        out: dict[str, list[Any]] = dict(self.keys)
+        stamps = self.event_timestamps
+        for name, values in self.values.items():
+            out[name] = values
+            out[f"{name}__ts"] = stamps[name]
         return out
 
     def to_df(self, include_event_timestamps: bool = False):
-        import pandas as pd
+        return self.to_arrow(include_event_timestamps).to_pandas()
 
-        return pd.DataFrame(self.to_dict(include_event_timestamps))
+    def to_arrow(self, include_event_timestamps: bool = False):
+        """A pyarrow Table, each column in its registered type's Arrow type (featsql.types)."""
+        import pyarrow as pa
+
+        from featsql.types import arrow_type
+
+        columns = {}
+        for name, values in self.to_dict(include_event_timestamps).items():
+            kind = "timestamp_tz" if name not in self.kinds and name.endswith("__ts") else self.kinds.get(name)
+            target = arrow_type(kind) if kind else None
+            columns[name] = pa.array(values, type=target) if target is not None else pa.array(values)
+        return pa.table(columns)
 
     def __len__(self) -> int:
         return len(next(iter(self.keys.values()), []))
@@ -79,32 +105,45 @@ class ReadPlan:
                       resolve(features, definitions, full_feature_names)]
         self.columns: list[str] = []
         self.normalizers: dict[str, Callable[[Any], Any]] = {}
+        self.key_decoders: dict[str, Callable[[Any], Any] | None] = {}
+        self.kinds: dict[str, str] = {}
         for read in self.reads:
             codec = KeyCodec.of(read.view)
             for i, column in enumerate(read.key_columns):
                 if column not in self.normalizers:
                     self.columns.append(column)
                     self.normalizers[column] = codec.normalizer(i, column)
+                    self.key_decoders[column] = key_decoder(codec.types[i])
+                    self.kinds[column] = codec.types[i]
+            for index, name in zip(read.indices, read.outputs):
+                self.kinds[name] = read.view.features[index].kind
         self.column_set = frozenset(self.columns)
         outputs = [o for r in self.reads for o in r.outputs]
         clash = sorted(set(outputs) & self.column_set)
         if clash:
             raise FeatsqlError(f"feature '{clash[0]}' has the name of a join key; use full_feature_names=True")
 
-    def read(self, store: OnlineStore, entity_rows: Iterable[dict[str, Any]]) -> OnlineResponse:
-        rows = entity_rows if isinstance(entity_rows, list) else list(entity_rows)
-        column_set = self.column_set
-        for i, row in enumerate(rows):
-            if not isinstance(row, dict) or row.keys() != column_set:
-                self._bad_row(i, row)
-        keys = {c: [row[c] for row in rows] for c in self.columns}
+    def read(self, store: OnlineStore,
+             entity_rows: Iterable[dict[str, Any]] | dict[str, list[Any]]) -> OnlineResponse:
+        normalized, lookups = self._lookups(entity_rows)
+        return self._response(normalized, store.read(lookups))
+
+    async def read_async(self, store: OnlineStore,
+                         entity_rows: Iterable[dict[str, Any]] | dict[str, list[Any]]) -> OnlineResponse:
+        """`read` with the store's round trip awaited (the server's event loop goes on)."""
+        normalized, lookups = self._lookups(entity_rows)
+        return self._response(normalized, await store.read_async(lookups))
+
+    def _lookups(self, entity_rows: Any) -> tuple[dict[str, list[Any]], list[Any]]:
+        keys = self._columns(entity_rows)
         normalized = {c: [self.normalizers[c](v) for v in keys[c]] for c in self.columns}
         lookups = []
         for read in self.reads:
             cols = [normalized[c] for c in read.key_columns]
             lookups.append((read.view, list(zip(*cols)) if len(cols) > 1 else [(v,) for v in cols[0]]))
-        results = store.read(lookups)
+        return normalized, lookups
 
+    def _response(self, normalized: dict[str, list[Any]], results: list[Any]) -> OnlineResponse:
         now = time.time_ns() // 1000
         values: dict[str, list[Any]] = {}
         statuses: dict[str, list[str]] = {}
@@ -121,45 +160,113 @@ class ReadPlan:
                 values[name] = column if dec is None else [dec(v) for v in column]
                 statuses[name] = status
                 stamps[name] = micros
-        return OnlineResponse(keys, values, statuses, stamps)
+        echoed = {c: (vals if self.key_decoders[c] is None else [self.key_decoders[c](v) for v in vals])
+                  for c, vals in normalized.items()}
+        return OnlineResponse(echoed, values, statuses, stamps, self.kinds)
+
+    def _columns(self, entity_rows: Any) -> dict[str, list[Any]]:
+        """Entity rows as {join key: [values]}: from a list of rows or Feast's columnar form."""
+        if isinstance(entity_rows, dict):
+            self._check_keys(entity_rows, "")
+            columns = {c: entity_rows[c] for c in self.columns}
+            bad = [c for c, v in columns.items() if not isinstance(v, (list, tuple))]
+            if bad:
+                raise FeatsqlError(f"entity rows: '{bad[0]}' must be a list of values")
+            if len({len(v) for v in columns.values()}) > 1:
+                raise FeatsqlError("entity rows: every join-key list must have the same length")
+            return {c: list(v) for c, v in columns.items()}
+        rows = entity_rows if isinstance(entity_rows, list) else list(entity_rows)
+        column_set = self.column_set
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict) or row.keys() != column_set:
+                self._bad_row(i, row)
+        return {c: [row[c] for row in rows] for c in self.columns}
 
     def _bad_row(self, i: int, row: Any) -> None:
         if not isinstance(row, dict):
             raise FeatsqlError(f"entity row {i}: expected a mapping of join key -> value, got {row!r}")
-        extra = [c for c in row if c not in self.column_set]
+        self._check_keys(row, f"entity row {i}: ")
+
+    def _check_keys(self, given: Iterable[str], where: str) -> None:
+        """An unknown or a missing join key among `given` is one clear error."""
+        extra = [c for c in given if c not in self.column_set]
         if extra:
-            raise FeatsqlError(f"entity row {i}: unknown join key '{extra[0]}'"
+            raise FeatsqlError(f"{where}unknown join key '{extra[0]}'"
                                f"{did_you_mean(str(extra[0]), self.column_set)};"
                                f" the requested features need {', '.join(self.columns)}")
-        missing = [c for c in self.columns if c not in row]
-        raise FeatsqlError(f"entity row {i}: missing join key '{missing[0]}'"
-                           f" (the requested features need {', '.join(self.columns)})")
+        missing = [c for c in self.columns if c not in given]
+        if missing:
+            raise FeatsqlError(f"{where}missing join key '{missing[0]}'"
+                               f" (the requested features need {', '.join(self.columns)})")
+
+
+_EPOCH_Z = "1970-01-01T00:00:00Z"
+
+
+def feast_timestamp(value: datetime | None) -> str:
+    """RFC 3339 in UTC with `Z`, fractional digits as protobuf's JSON gives them (none, 3 or 6)."""
+    if value is None:
+        return _EPOCH_Z
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    text = value.isoformat()  # C code: no digits, or 6
+    if value.microsecond and value.microsecond % 1000 == 0:
+        text = text[:-3]
+    return text + "Z"
+
+
+def _stamp(micros: int) -> str:
+    """feast_timestamp of UTC epoch microseconds, without making an aware datetime."""
+    text = (EPOCH_NAIVE + timedelta(microseconds=micros)).isoformat()
+    if micros % 1_000_000 and micros % 1000 == 0:
+        text = text[:-3]
+    return text + "Z"
+
+
+def _stamps(micros: list[int | None], cache: dict[int | None, str]) -> list[str]:
+    """Feast timestamps for UTC micros, each distinct instant formatted once per response."""
+    out = []
+    for m in micros:
+        text = cache.get(m)
+        if text is None:
+            text = cache[m] = _EPOCH_Z if m is None else _stamp(m)
+        out.append(text)
+    return out
 
 
 def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, (bytes, bytearray)):
-        import base64
-
-        return base64.b64encode(value).decode()
-    if hasattr(value, "isoformat"):
+    if isinstance(value, datetime):
+        return feast_timestamp(value) if value.tzinfo is not None else value.isoformat()
+    if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode()
     return str(value)
 
 
 def server_json(resp: OnlineResponse) -> dict[str, Any]:
-    """Feast feature-server shape: metadata.feature_names, then one result per column."""
+    """Feast's feature-server response: metadata.feature_names (keys first), one result per column,
+    event timestamps in Feast's format (the epoch for keys and values not found)."""
     names = list(resp.keys) + resp.feature_names
-    stamps = resp.event_timestamps
+    cache: dict[int | None, str] = {}
+    # The features of one view share one list of event times: format it once.
+    formatted: dict[int, list[str]] = {}
     results = []
-    for name, values in resp.keys.items():
-        results.append({"values": [_jsonable(v) for v in values],
-                        "statuses": [PRESENT] * len(values),
-                        "event_timestamps": ["1970-01-01T00:00:00Z"] * len(values)})
+    plain = (bool, int, float, str, type(None))
+    for values in resp.keys.values():
+        results.append({"values": [_jsonable(v) for v in values], "statuses": ["PRESENT"] * len(values),
+                        "event_timestamps": [_EPOCH_Z] * len(values)})
     for name, values in resp.values.items():
-        results.append({"values": [_jsonable(v) for v in values], "statuses": resp.statuses[name],
-                        "event_timestamps": [_jsonable(t) for t in stamps[name]]})
+        kind = resp.kinds.get(name)
+        out = values if kind in ("int", "float", "bool", "string") or all(
+            isinstance(v, plain) for v in values) else [_jsonable(v) for v in values]
+        micros = resp.micros(name)
+        stamps = formatted.get(id(micros))
+        if stamps is None:
+            stamps = formatted[id(micros)] = _stamps(micros, cache)
+        results.append({"values": out, "statuses": resp.statuses[name], "event_timestamps": stamps})
     return {"metadata": {"feature_names": names}, "results": results}
 
 

@@ -221,9 +221,37 @@ class FeatureStore:
 
         return materialize_incremental(self, end_date, feature_views, progress)
 
+    def write_to_online_store(self, feature_view_name: str, df: Any) -> int:
+        """Write rows (join keys, timestamp field, every feature; created time optional) to a
+        view's online values with the newer-than rule; returns how many rows were sent."""
+        from featsql.push import push_rows
+
+        return push_rows(self.online_store, self.get_feature_view(feature_view_name), df)
+
+    def push(self, push_source_name: str, df: Any, to: str = "online") -> int:
+        """Feast's push: `push_source_name` names the feature view. Only `to="online"`: the
+        warehouse is the offline store (load rows there with dbt)."""
+        if to != "online":
+            raise FeatsqlError(f"push to {to!r} is not supported: the warehouse is the offline store"
+                               " (load the rows there with dbt); push to 'online'")
+        return self.write_to_online_store(push_source_name, df)
+
+    def get_entity(self, name: str) -> Entity:
+        entities = self.definitions.entities
+        if name not in entities:
+            raise FeatsqlError(f"unknown entity '{name}'{did_you_mean(name, set(entities))}"
+                               + ("" if entities else "; run `featsql apply` first"))
+        return entities[name]
+
     def get_online_features(self, features: list[str] | str | FeatureService,
-                            entity_rows: list[dict[str, Any]], full_feature_names: bool = False):
-        """Latest values with statuses; one online-store round trip; feature lists resolved once."""
+                            entity_rows: list[dict[str, Any]] | dict[str, list[Any]],
+                            full_feature_names: bool = False):
+        """Latest values with statuses; one online-store round trip; feature lists resolved once.
+
+        `entity_rows` is a list of {join key: value} or Feast's columnar {join key: [values]}."""
+        return self._read_plan(features, full_feature_names).read(self.online_store, entity_rows)
+
+    def _read_plan(self, features: list[str] | str | FeatureService, full_feature_names: bool):
         from featsql.serving import ReadPlan
 
         plans = self._read_plans
@@ -232,7 +260,14 @@ class FeatureStore:
         plan = plans.get(key)
         if plan is None or plan.definitions is not self.definitions:
             plan = plans[key] = ReadPlan(features, self.definitions, full_feature_names)
-        return plan.read(self.online_store, entity_rows)
+        return plan
+
+    async def get_online_features_async(self, features: list[str] | str | FeatureService,
+                                        entity_rows: list[dict[str, Any]] | dict[str, list[Any]],
+                                        full_feature_names: bool = False):
+        """get_online_features awaiting the store's async client where it has one (Redis)."""
+        return await self._read_plan(features, full_feature_names).read_async(self.online_store,
+                                                                              entity_rows)
 
     def close(self) -> None:
         if self._online is not None:

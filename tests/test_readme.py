@@ -8,7 +8,15 @@ import click
 import pytest
 
 from featsql.cli import main
-from featsql.config import DbtConfig, DynamoStoreConfig, RedisStoreConfig, RepoConfig, SqliteStoreConfig
+from featsql.config import (
+    AuthConfig,
+    DbtConfig,
+    DynamoStoreConfig,
+    RedisStoreConfig,
+    RepoConfig,
+    ServerConfig,
+    SqliteStoreConfig,
+)
 from featsql.declarations import VIEW_KEYS
 from tests.support import ROOT
 
@@ -73,11 +81,11 @@ def test_featsql_yml_keys_exist_and_are_all_documented() -> None:
         names = re.findall(r"`([\w.]+)`", cell)
         parent = names[0].rsplit(".", 1)[0] if "." in names[0] else ""
         documented |= {n if "." in n or not parent else f"{parent}.{n}" for n in names}
-    models = {"": RepoConfig, "dbt": DbtConfig}
+    models = {"": RepoConfig, "dbt": DbtConfig, "server": ServerConfig, "server.auth": AuthConfig}
     fields = {f"{p + '.' if p else ''}{f}" for p, m in models.items() for f in m.model_fields}
     fields |= {f"online_store.{f}" for m in (SqliteStoreConfig, RedisStoreConfig, DynamoStoreConfig)
                for f in m.model_fields}
-    fields -= {"repo_path", "dbt", "online_store"}
+    fields -= {"repo_path", "config_file", "dbt", "online_store", "server", "server.auth"}
     assert documented == fields
 
 

@@ -25,6 +25,9 @@ class OnlineStore(ABC):
     batch_rows: ClassVar[int] = 50_000
     # Reads may run on several threads at once (`featsql serve`); else they are serialized.
     thread_safe_reads: ClassVar[bool] = True
+    # Reads take well under a millisecond: `featsql serve` calls them on its event loop instead
+    # of handing each to a thread (which costs more than the read).
+    fast_reads: ClassVar[bool] = False
 
     def __init__(self, config: Any):
         self.config = config
@@ -47,6 +50,17 @@ class OnlineStore(ABC):
     @abstractmethod
     def read(self, lookups: list[Lookup]) -> list[list[Record | None]]:
         """For each (view, keys): one Record or None per key, in one round trip if the store can."""
+
+    # read_async awaits the store's own async client (`featsql serve` overlaps round trips).
+    async_reads: ClassVar[bool] = False
+
+    async def read_async(self, lookups: list[Lookup]) -> list[list[Record | None]]:
+        """`read` for an event loop; stores without an async client read synchronously."""
+        return self.read(lookups)
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise a FeatsqlError naming the store unless it answers (`featsql serve`'s /ready)."""
 
     @property
     def location(self) -> str:

@@ -41,6 +41,9 @@ class Rows:
     event_ts: list[int]
     created_ts: list[int]  # 0 when the view has no created timestamp (or it is NULL)
     columns: list[list[Any]]  # one list per feature, in view.features order
+    # Written by push / write_to_online_store, not by materialization: stores record it, so a
+    # parity check against the warehouse can tell the two apart.
+    pushed: bool = False
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -121,6 +124,16 @@ def decoder(feature: Feature) -> Callable[[Any], Any] | None:
         return lambda v: None if v is None else bool(v)
     if kind == "float":  # SQLite REAL hands back ints for whole floats; keep the type stable
         return lambda v: None if v is None else float(v)
+    return None
+
+
+def key_decoder(kind: str) -> Callable[[Any], Any] | None:
+    """A normalized key (featsql.online.codec's canonical form) back to its registered Python type."""
+    if kind == "date":
+        return lambda v: EPOCH_DAY + timedelta(days=v)
+    if kind in TIME_TYPES:
+        base = EPOCH if kind == "timestamp_tz" else EPOCH_NAIVE
+        return lambda v: base + timedelta(microseconds=v)
     return None
 
 

@@ -2,7 +2,8 @@
 
 Item: `k` (the entity key, codec.encode_key), `e`/`c` (event and created time, UTC micros),
 `f` (the view's feature-layout fingerprint) and `v` (the features as one msgpack binary, the
-same encoding as Redis: one attribute to decode, not one typed attribute per feature).
+same encoding as Redis: one attribute to decode, not one typed attribute per feature); `p` is
+true on a value written by push instead of materialization.
 
 BatchWriteItem takes no condition expressions, so the newer-than rule is a read-compare step:
 one BatchGetItem of the stored versions (100 keys per call), then BatchWriteItem of the newer
@@ -77,6 +78,10 @@ class DynamoOnlineStore(OnlineStore):
             raise
 
     # -- apply / teardown ------------------------------------------------------------------------
+    def ping(self) -> None:
+        with self._errors():
+            self.client.list_tables(Limit=1)
+
     def _existing(self) -> set[str]:
         names: set[str] = set()
         for page in self.client.get_paginator("list_tables").paginate():
@@ -129,9 +134,11 @@ class DynamoOnlineStore(OnlineStore):
                 old = stored.get(k)
                 if old is not None and ((e, c) < old[:2] or ((e, c) == old[:2] and old[2] == fp)):
                     continue  # the store holds a newer (or the same) value
-                puts.append({"PutRequest": {"Item": {
-                    "k": {"S": k}, "e": {"N": str(e)}, "c": {"N": str(c)}, "f": {"N": str(fp)},
-                    "v": {"B": msgpack.packb(rows.values(i))}}}})
+                item = {"k": {"S": k}, "e": {"N": str(e)}, "c": {"N": str(c)}, "f": {"N": str(fp)},
+                        "v": {"B": msgpack.packb(rows.values(i))}}
+                if rows.pushed:
+                    item["p"] = {"BOOL": True}  # written by push, not by materialization
+                puts.append({"PutRequest": {"Item": item}})
             for start in range(0, len(puts), WRITE_CHUNK):
                 self._write_chunk(table, puts[start:start + WRITE_CHUNK])
         return len(rows)

@@ -3,8 +3,10 @@
 Key: `{project}:{driver_id=1001}` (featsql.online.codec.encode_key: type-stable, unambiguous,
 readable in redis-cli). Field: the view name. Value: a 20-byte header (event ts, created ts in
 UTC micros, big-endian, then the view's feature-layout fingerprint) followed by the features as
-one msgpack array. msgpack was measured against JSON, protobuf and struct (bench/encoding_bench.py):
-~6x faster to decode than JSON and ~10x faster than protobuf, and unlike struct it holds NULLs
+one msgpack array; a value written by push carries one more element after the features, the
+marker PUSHED (readers take the features by position, so it is invisible to them). msgpack was
+measured against JSON, protobuf and struct (bench/encoding_bench.py): ~6x faster to decode than
+JSON and ~10x faster than protobuf, and unlike struct it holds NULLs
 and strings. The newer-than rule runs server-side in a Lua script that compares headers, so a
 write is one EVALSHA per chunk of keys, pipelined, with no read-modify-write race.
 Not for Redis Cluster: a script's keys would span slots.
@@ -51,9 +53,14 @@ return landed
 """
 
 
+PUSHED = "featsql:pushed"
+
+
 class RedisOnlineStore(OnlineStore):
     # Network-bound writes: several pipelines in flight overlap encoding with round trips.
     max_in_flight = 4
+    fast_reads = True
+    async_reads = True
     batch_rows = 20_000
     # Keys per EVALSHA: long enough to amortize the call, short enough not to stall the server.
     script_keys = 500
@@ -67,6 +74,7 @@ class RedisOnlineStore(OnlineStore):
         self.key_ttl = self.store_config.key_ttl_seconds or 0
         self.prefix = f"{self.project}:"
         self._client: Any = None
+        self._async_client: Any = None
         self._script: Any = None
         self._unpackb = msgpack.unpackb
         self._fingerprints: dict[int, tuple[FeatureView, int]] = {}
@@ -92,6 +100,10 @@ class RedisOnlineStore(OnlineStore):
             yield
         except (redis.ConnectionError, redis.TimeoutError) as e:
             raise FeatsqlError(f"{self.location} is unreachable: {e}") from None
+
+    def ping(self) -> None:
+        with self._errors():
+            self.client.ping()
 
     def key(self, view: FeatureView, key: tuple) -> str:
         return self.prefix + encode_key(view.join_keys, key)
@@ -135,9 +147,10 @@ class RedisOnlineStore(OnlineStore):
         pack, packb = HEADER.pack, msgpack.packb
         names, prefix = view.join_keys, self.prefix
         keys = [prefix + encode_key(names, k) for k in rows.keys]
-        values = [pack(e, c, fp) + packb(vals) for e, c, vals in
+        tail = (PUSHED,) if rows.pushed else ()
+        values = [pack(e, c, fp) + packb((*vals, *tail)) for e, c, vals in
                   zip(rows.event_ts, rows.created_ts, zip(*rows.columns))] if rows.columns else \
-                 [pack(e, c, fp) + packb(()) for e, c in zip(rows.event_ts, rows.created_ts)]
+                 [pack(e, c, fp) + packb(tail) for e, c in zip(rows.event_ts, rows.created_ts)]
         n, step = len(keys), self.script_keys
         with self._errors():
             client = self.client
@@ -165,15 +178,7 @@ class RedisOnlineStore(OnlineStore):
                     raw = pipe.execute()
                 return [self._decode(view, raw)]
             # Several views: one HMGET per distinct entity key, with every field it needs.
-            wanted: dict[str, list[str]] = {}
-            per_lookup = []
-            for view, keys in lookups:
-                rkeys = [prefix + encode_key(view.join_keys, k) for k in keys]
-                for k in rkeys:
-                    fields = wanted.setdefault(k, [])
-                    if view.name not in fields:
-                        fields.append(view.name)
-                per_lookup.append(rkeys)
+            wanted, per_lookup = self._wanted(lookups)
             if len(wanted) == 1:
                 ((k, fields),) = wanted.items()
                 replies = [self.client.hmget(k, fields)]
@@ -182,6 +187,53 @@ class RedisOnlineStore(OnlineStore):
                 for k, fields in wanted.items():
                     pipe.hmget(k, fields)
                 replies = pipe.execute()
+        return self._assemble(lookups, wanted, per_lookup, replies)
+
+    async def read_async(self, lookups: list[Lookup]) -> list[list[Record | None]]:
+        """One pipeline of HMGETs on redis.asyncio: the server's loop serves other requests
+        while the round trip is on the wire."""
+        import redis
+
+        wanted, per_lookup = self._wanted(lookups)
+        try:
+            client = self.async_client
+            if len(wanted) == 1:
+                ((k, fields),) = wanted.items()
+                replies = [await client.hmget(k, fields)]
+            else:
+                pipe = client.pipeline(transaction=False)
+                for k, fields in wanted.items():
+                    pipe.hmget(k, fields)
+                replies = await pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError) as e:
+            raise FeatsqlError(f"{self.location} is unreachable: {e}") from None
+        return self._assemble(lookups, wanted, per_lookup, replies)
+
+    @property
+    def async_client(self) -> Any:
+        """A redis.asyncio client, made on first use inside the running event loop."""
+        if self._async_client is None:
+            import redis.asyncio
+
+            self._async_client = redis.asyncio.Redis.from_url(self.url, socket_connect_timeout=3)
+        return self._async_client
+
+    def _wanted(self, lookups: list[Lookup]) -> tuple[dict[str, list[str]], list[list[str]]]:
+        """Per distinct entity key the fields (views) it needs; per lookup its Redis keys."""
+        prefix = self.prefix
+        wanted: dict[str, list[str]] = {}
+        per_lookup = []
+        for view, keys in lookups:
+            rkeys = [prefix + encode_key(view.join_keys, k) for k in keys]
+            for k in rkeys:
+                fields = wanted.setdefault(k, [])
+                if view.name not in fields:
+                    fields.append(view.name)
+            per_lookup.append(rkeys)
+        return wanted, per_lookup
+
+    def _assemble(self, lookups: list[Lookup], wanted: dict[str, list[str]],
+                  per_lookup: list[list[str]], replies: list[Any]) -> list[list[Record | None]]:
         got = {k: dict(zip(fields, reply)) for (k, fields), reply in zip(wanted.items(), replies)}
         return [self._decode(view, [got[k][view.name] for k in rkeys])
                 for (view, _), rkeys in zip(lookups, per_lookup)]
@@ -209,6 +261,12 @@ class RedisOnlineStore(OnlineStore):
         if self._client is not None:
             self._client.close()
             self._client = None
+        self._async_client = None  # bound to its event loop; aclose_async closes it there
+
+    async def aclose_async(self) -> None:
+        if self._async_client is not None:
+            await self._async_client.aclose()
+            self._async_client = None
 
 
 def _glob_escape(text: str) -> str:

@@ -5,20 +5,23 @@ reads are one prepared SELECT per view with every key of the call in an IN list.
 """
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import threading
 from functools import lru_cache
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.dialects.sqlite import SQLite
 
 from featsql.definitions import FeatureView
 from featsql.online.base import Lookup, OnlineStore, Record
 from featsql.online.codec import Rows
 from featsql.sql import col, drop_table, ident, table
 
-# Reserved columns beside the join keys and features: event and created time, epoch microseconds.
-EVENT_TS, CREATED_TS = "_featsql_event_ts", "_featsql_created_ts"
+# Reserved columns beside the join keys and features: event and created time, epoch microseconds,
+# and 1 on a value written by push instead of materialization (added to older tables in place).
+EVENT_TS, CREATED_TS, PUSHED = "_featsql_event_ts", "_featsql_created_ts", "_featsql_pushed"
 # Storage form (featsql.online.codec) -> SQLite column type.
 _AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "float": "REAL", "string": "TEXT",
              "timestamp": "INTEGER", "timestamp_tz": "INTEGER", "date": "INTEGER", "bytes": "BLOB",
@@ -68,8 +71,14 @@ class SqliteOnlineStore(OnlineStore):
         existing = self._tables()
         for view in views:
             name = self.table_name(view)
-            if name in existing and self._layout(view) == self._stored_layout(view):
-                continue
+            if name in existing:
+                stored = self._stored_layout(view)
+                if PUSHED not in stored:  # a table from before pushes: one column more, in place
+                    self.con.execute(f"ALTER TABLE {self._table(view).sql('sqlite')} ADD COLUMN"
+                                     f" {ident(PUSHED).sql('sqlite')} INTEGER")
+                    stored[PUSHED] = "INTEGER"
+                if self._layout(view) == stored:
+                    continue
             if name in existing:
                 self.con.execute(drop_table(self._table(view)).sql("sqlite"))
             self.con.execute(self._create_sql(view))
@@ -94,6 +103,7 @@ class SqliteOnlineStore(OnlineStore):
                 for k, t in zip(view.join_keys, key_types)]
         cols += [exp.ColumnDef(this=ident(c), kind=exp.DataType.build("BIGINT"))
                  for c in (EVENT_TS, CREATED_TS)]
+        cols.append(exp.ColumnDef(this=ident(PUSHED), kind=exp.DataType.build("INTEGER")))
         cols += [exp.ColumnDef(this=ident(f.name),
                                kind=exp.DataType.build(_AFFINITY[f.kind], dialect="sqlite"))
                  for f in view.features]
@@ -120,11 +130,13 @@ class SqliteOnlineStore(OnlineStore):
         sql = _upsert_sql(self._table(view), tuple(view.join_keys),
                           tuple(f.name for f in view.features))
         n_keys = len(view.join_keys)
+        pushed = itertools.repeat(1 if rows.pushed else None)
         if n_keys == 1:
-            params = zip((k[0] for k in rows.keys), rows.event_ts, rows.created_ts, *rows.columns)
+            params = zip((k[0] for k in rows.keys), rows.event_ts, rows.created_ts, pushed,
+                         *rows.columns)
         else:
-            params = ((*k, e, c, *vals) for k, e, c, *vals in
-                      zip(rows.keys, rows.event_ts, rows.created_ts, *rows.columns))
+            params = ((*k, e, c, p, *vals) for k, e, c, p, *vals in
+                      zip(rows.keys, rows.event_ts, rows.created_ts, pushed, *rows.columns))
         with self._lock:
             con = self.con
             con.execute("BEGIN")
@@ -137,8 +149,12 @@ class SqliteOnlineStore(OnlineStore):
                 raise
         return len(rows)
 
+    def ping(self) -> None:
+        with self._lock:
+            self.con.execute("SELECT 1").fetchone()
+
     def _missing_table(self, e: BaseException) -> None:
-        if isinstance(e, sqlite3.OperationalError) and "no such" in str(e):
+        if isinstance(e, sqlite3.OperationalError) and "no such table" in str(e):
             from featsql.errors import FeatsqlError
 
             raise FeatsqlError(f"{self.location}: {e}; run `featsql apply` first") from None
@@ -157,6 +173,11 @@ class SqliteOnlineStore(OnlineStore):
                 fetched = con.execute(sql, params).fetchall()
             except sqlite3.OperationalError as e:
                 self._missing_table(e)
+                if "no such column" in str(e):
+                    from featsql.errors import FeatsqlError
+
+                    raise FeatsqlError(f"{self.location}: {e}: feature view '{view.name}' changed"
+                                       " since these features were resolved; retry") from None
                 raise
             found = {tuple(r[:n_keys]): (r[n_keys], list(r[n_keys + 1:])) for r in fetched}
             out.append([found.get(k) for k in keys])
@@ -171,7 +192,7 @@ class SqliteOnlineStore(OnlineStore):
 @lru_cache(maxsize=256)
 def _upsert_sql(target: exp.Table, keys: tuple[str, ...], features: tuple[str, ...]) -> str:
     """INSERT .. ON CONFLICT DO UPDATE .. WHERE the new (event, created) is newer."""
-    names = [*keys, EVENT_TS, CREATED_TS, *features]
+    names = [*keys, EVENT_TS, CREATED_TS, PUSHED, *features]
     insert = exp.Insert(this=exp.Schema(this=target.copy(), expressions=[ident(n) for n in names]),
                         expression=exp.Values(expressions=[exp.Tuple(expressions=[exp.Placeholder()] * len(names))]))
     stored_e, stored_c = col(EVENT_TS, target.name), col(CREATED_TS, target.name)
@@ -184,6 +205,15 @@ def _upsert_sql(target: exp.Table, keys: tuple[str, ...], features: tuple[str, .
                               expressions=sets, where=exp.Where(this=newer))
     insert.set("conflict", conflict)
     return insert.sql(dialect="sqlite")
+
+
+class _Backticks(SQLite):
+    """SQLite with `identifiers` in backticks: SQLite reads a double-quoted name that is not a
+    column as a string literal, so a feature dropped by an apply while a server still plans it
+    would come back as its own name; in backticks it is an error ("no such column")."""
+
+    class Tokenizer(SQLite.Tokenizer):
+        IDENTIFIERS = ["`", '"', ("[", "]")]
 
 
 @lru_cache(maxsize=1024)
@@ -199,4 +229,4 @@ def _select_sql(name: str, keys: tuple[str, ...], features: tuple[str, ...], n: 
                                        for _ in range(n)])
         cond = exp.In(this=exp.Tuple(expressions=[col(k) for k in keys]),
                       query=exp.Subquery(this=rows))
-    return exp.select(*cols).from_(src).where(cond).sql(dialect="sqlite")
+    return exp.select(*cols).from_(src).where(cond).sql(dialect=_Backticks)
