@@ -178,8 +178,13 @@ class RetrievalJob:
         return result
 
     def to_arrow(self) -> pa.Table:
-        table = self._run(lambda wh, sql: wh.query_arrow(sql))
-        return self._restore_ts(self._conform(table))
+        if self.upload is None:
+            return self._conform(self._run(lambda wh, sql: wh.query_arrow(sql)))
+        # A DataFrame's rows come back in its order: the row id travels with the result and
+        # the rows are scattered back into place here (no ORDER BY over the whole result).
+        query = self.query.select(exp.column(ROW, "e", quoted=True).as_(ROW, quoted=True))
+        table = self._run(lambda wh, _: wh.query_arrow(query.sql(dialect=wh.dialect)))
+        return self._restore_ts(self._conform(_in_row_order(table)))
 
     def _conform(self, table: pa.Table) -> pa.Table:
         """Feature columns as their registered types, whatever the warehouse's driver returned."""
@@ -233,6 +238,19 @@ class RetrievalJob:
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 return table
         return table.set_column(i, self.ts_column, column)
+
+
+def _in_row_order(table: pa.Table) -> pa.Table:
+    """Rows put back in the entity DataFrame's order by their row id (0..n-1, each once), which
+    is then dropped."""
+    import numpy as np
+
+    names = [c.lower() for c in table.column_names]  # a driver may fold the alias' case
+    i = names.index(ROW)
+    rows = table.column(i).to_numpy()
+    order = np.empty(len(rows), dtype=np.int64)
+    order[rows] = np.arange(len(rows), dtype=np.int64)
+    return table.remove_column(i).take(order)
 
 
 def plan_training_set(

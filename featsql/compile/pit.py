@@ -51,6 +51,9 @@ class EntitySet:
     source: exp.Query | exp.Table
     timestamp_column: str = "event_timestamp"
     # Known for uploaded DataFrames: then the output lists them (dropping the row id) in order.
+    # The row id (0..n-1) is not selected: RetrievalJob.to_arrow asks for it and puts the rows
+    # back in the DataFrame's order itself, an O(n) scatter instead of the warehouse sorting the
+    # whole result (measured: ~30% of a 100k-row DuckDB training set).
     columns: list[str] | None = None
     row_id: str | None = None
     # True when the time column is already naive UTC (uploaded DataFrames are converted first).
@@ -393,8 +396,6 @@ class PointInTimeQuery:
             on.append(exp.EQ(this=ts.copy(), expression=col(TS, a)))
             q = q.join(exp.alias_(table(f"featsql_{i}"), a, table=True, quoted=True),
                        on=exp.and_(*on), join_type="LEFT")
-        if e.row_id:
-            q = q.order_by(col(e.row_id, "e"))
         q.set("with_", exp.With(expressions=self.ctes))
         return q
 

@@ -99,5 +99,3 @@ FROM `featsql_entity` AS `e`
 LEFT JOIN `featsql_0` AS `v0`
   ON `e`.`driver_id` = `v0`.`__featsql_k0`
   AND `e`.`event_timestamp` = `v0`.`__featsql_ts`
-ORDER BY
-  `e`.`__featsql_row`

@@ -39,5 +39,3 @@ ASOF LEFT JOIN "featsql_0_rows" AS "v0"
     WHEN NOT "e"."event_timestamp" IS NULL
     THEN {'t': "e"."event_timestamp", 'c': CAST('infinity' AS TIMESTAMP), 'h': CAST(18446744073709551615 AS UBIGINT)}
   END >= "v0"."__featsql_order"
-ORDER BY
-  "e"."__featsql_row"
