@@ -38,12 +38,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-VIEW = "driver_hourly_stats"
-FEATURES = [f"f{i}" for i in range(8)]
-REFS = [f"{VIEW}:{f}" for f in FEATURES]
-SERVICE = "driver_activity"
+from server_bench import FEATURES, HERE, REFS, ROOT, SERVICE, VIEW  # noqa: E402 - same dir
 
 FEATSQL_SDK = r"""
 import json, sys

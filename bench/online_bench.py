@@ -194,11 +194,12 @@ def child_redis_raw(spec: dict) -> dict:
 CHILD = {"materialize": child_materialize, "online": child_online, "redis_raw": child_redis_raw}
 
 
-def child_main(spec_json: str) -> int:
+def child_main(spec_json: str, ops: dict | None = None) -> int:
+    """Run one op of a child process (`ops`, default this script's) and write its result JSON."""
     spec = json.loads(spec_json)
     sys.path.insert(0, str(ROOT))
     try:
-        out = {"ok": True, **CHILD[spec["op"]](spec)}
+        out = {"ok": True, **(ops or CHILD)[spec["op"]](spec)}
     except BaseException as e:  # noqa: BLE001 - reported to the parent
         import traceback
 

@@ -183,16 +183,9 @@ OPS = {"materialize": op_materialize, "sdk": op_sdk, "feast_prepare": op_feast_p
 
 
 def child_main(spec_json: str) -> int:
-    spec = json.loads(spec_json)
-    try:
-        out = {"ok": True, **OPS[spec["op"]](spec)}
-    except BaseException as e:  # noqa: BLE001 - reported to the parent
-        import traceback
+    from online_bench import child_main as run_op  # bench/ is on sys.path (this script's dir)
 
-        traceback.print_exc()
-        out = {"ok": False, "error": f"{type(e).__name__}: {e}"[:2000]}
-    Path(spec["result"]).write_text(json.dumps(out))
-    return 0 if out["ok"] else 1
+    return run_op(spec_json, OPS)
 
 
 def run_child(python: Path | str, spec: dict, work: Path, tag: str, timeout: float = 1800) -> dict:

@@ -21,7 +21,7 @@ from featsql.definitions import (
 from featsql.durations import parse_duration
 from featsql.errors import ValidationError, did_you_mean
 from featsql.manifest import Declared
-from featsql.types import TIME_TYPES, ValueType, kind_of, logical_type
+from featsql.types import TIME_TYPES, ValueType, logical_type, type_kind
 
 VIEW_KEYS = {"entities", "timestamp_field", "created_timestamp_field", "timestamp_offset", "ttl",
              "online", "features", "latest_table", "description"}
@@ -52,11 +52,6 @@ def _whole_seconds(problems: _Problems, d: Declared, key: str, raw: Any) -> int 
         problems.add(d, "model", key, f"{raw!r} is not a whole number of seconds")
         return None
     return int(td.total_seconds())
-
-
-def _type_and_scale(dtype: exp.DataType) -> tuple[ValueType, int | None]:
-    logical, _, scale = logical_type(dtype)
-    return logical, scale
 
 
 class _Problems:
@@ -210,7 +205,7 @@ def _view(problems: _Problems, d: Declared, columns_of: ColumnsOf, type_of: Type
         features=tuple(feature(n) for n in names),
         relation=relation,
         latest_table=latest,
-        join_key_types=tuple(kind_of(*_type_and_scale(type_of(columns[k]))) for k in keys),
+        join_key_types=tuple(type_kind(type_of(columns[k])) for k in keys),
         join_key_sql_types=tuple(columns[k] for k in keys),
         description=str(meta.get("description") or d.description),
         unique_id=d.unique_id,

@@ -44,16 +44,6 @@ class HTTPError(Exception):
         self.message = message
 
 
-def rows_from_columns(entities: Any) -> dict[str, list[Any]]:
-    """Feast's `entities` ({"driver_id": [1, 2]}) checked: an object of equally long lists."""
-    if not isinstance(entities, dict) or not entities:
-        raise FeatsqlError("'entities' must be an object of join key -> list of values")
-    columns = {k: (v if isinstance(v, list) else [v]) for k, v in entities.items()}
-    if len({len(v) for v in columns.values()}) != 1:
-        raise FeatsqlError("every list in 'entities' must have the same length")
-    return columns
-
-
 # -- request bodies ----------------------------------------------------------------------------------
 def _field(body: dict[str, Any], name: str, kind: type, default: Any = None,
            required: bool = False) -> Any:
@@ -209,8 +199,11 @@ class Service:
                 raise HTTPError(400, "give 'features' (a list of view:feature) or 'feature_service'")
             features = _strings(features, "features")
         full = _field(body, "full_feature_names", bool, False)
-        columns = rows_from_columns(body.get("entities"))
-        count = len(next(iter(columns.values())))
+        columns = _field(body, "entities", dict, required=True)
+        first = next(iter(columns.values()), None)
+        if not isinstance(first, list):
+            raise HTTPError(400, "'entities' must be an object of join key -> list of values")
+        count = len(first)  # the SDK checks the rest (every key a list of that length)
         if count > self.settings.max_entities:
             raise HTTPError(413, f"{count} entities is over the limit of {self.settings.max_entities}"
                                  " per request (server.max_entities)")
@@ -231,23 +224,21 @@ class Service:
 
     async def push(self, request: Any) -> dict[str, Any]:
         body = await self.body(request)
-        name = _field(body, "push_source_name", str, required=True)
         to = _field(body, "to", str, "online")
         if to != "online":
             if to in ("offline", "online_and_offline"):
                 raise HTTPError(400, f"'to': {to!r} is not supported: the warehouse is the offline"
                                      " store (load the rows there with dbt); use \"online\"")
             raise HTTPError(400, f"'to' must be \"online\", got {to!r}")
-        df = _frame(body)
-        rows = await self.run(self.store.push, name, df)
-        return {"push_source_name": name, "rows": rows}
+        return await self._write(body, "push_source_name")
 
     async def write_to_online_store(self, request: Any) -> dict[str, Any]:
-        body = await self.body(request)
-        name = _field(body, "feature_view_name", str, required=True)
-        df = _frame(body)
-        rows = await self.run(self.store.write_to_online_store, name, df)
-        return {"feature_view_name": name, "rows": rows}
+        return await self._write(await self.body(request), "feature_view_name")
+
+    async def _write(self, body: dict[str, Any], name_field: str) -> dict[str, Any]:
+        name = _field(body, name_field, str, required=True)
+        rows = await self.run(self.store.write_to_online_store, name, _frame(body))
+        return {name_field: name, "rows": rows}
 
     async def materialize(self, request: Any) -> dict[str, Any]:
         body = await self.body(request)

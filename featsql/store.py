@@ -118,18 +118,13 @@ class FeatureStore:
         return list(self.definitions.feature_services.values())
 
     def get_feature_view(self, name: str) -> FeatureView:
-        views = self.definitions.feature_views
-        if name not in views:
-            raise FeatsqlError(f"unknown feature view '{name}'{did_you_mean(name, set(views))}"
-                               + ("" if views else "; run `featsql apply` first"))
-        return views[name]
+        return _registered(self.definitions.feature_views, "feature view", name)
 
     def get_feature_service(self, name: str) -> FeatureService:
-        services = self.definitions.feature_services
-        if name not in services:
-            raise FeatsqlError(f"unknown feature service '{name}'{did_you_mean(name, set(services))}"
-                               + ("" if services else "; run `featsql apply` first"))
-        return services[name]
+        return _registered(self.definitions.feature_services, "feature service", name)
+
+    def get_entity(self, name: str) -> Entity:
+        return _registered(self.definitions.entities, "entity", name)
 
     # -- training sets --------------------------------------------------------------------------------
     def compiler(self, dialect: str | None = None):
@@ -236,13 +231,6 @@ class FeatureStore:
                                " (load the rows there with dbt); push to 'online'")
         return self.write_to_online_store(push_source_name, df)
 
-    def get_entity(self, name: str) -> Entity:
-        entities = self.definitions.entities
-        if name not in entities:
-            raise FeatsqlError(f"unknown entity '{name}'{did_you_mean(name, set(entities))}"
-                               + ("" if entities else "; run `featsql apply` first"))
-        return entities[name]
-
     def get_online_features(self, features: list[str] | str | FeatureService,
                             entity_rows: list[dict[str, Any]] | dict[str, list[Any]],
                             full_feature_names: bool = False):
@@ -273,3 +261,11 @@ class FeatureStore:
         if self._online is not None:
             self._online.close()
             self._online = None
+
+
+def _registered(objects: dict[str, Any], kind: str, name: str) -> Any:
+    """A registered object by name; an unknown name is one line with a did-you-mean."""
+    if name not in objects:
+        raise FeatsqlError(f"unknown {kind} '{name}'{did_you_mean(name, set(objects))}"
+                           + ("" if objects else "; run `featsql apply` first"))
+    return objects[name]

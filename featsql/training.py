@@ -14,7 +14,7 @@ from featsql.compile.pit import P, ROW, EntitySet, compile_pit, parse_entity_sql
 from featsql.errors import FeatsqlError
 from featsql.refs import ViewRequest
 from featsql.sql import parse_table_name
-from featsql.types import TIME_TYPES, Kind, arrow_kind, conform
+from featsql.types import TIME_TYPES, Kind, arrow_kind, conform, type_kind
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -280,9 +280,9 @@ def plan_training_set(
             _check_clashes(names, requests, full_feature_names, "entity SQL")
             _check_internal(names, "entity SQL")
             typed = {c: wh.parse_type(t) for c, t in have.items() if t}
-            _check_key_types({c: _kind(t) for c, t in typed.items()}, requests, "entity SQL")
+            _check_key_types({c: type_kind(t) for c, t in typed.items()}, requests, "entity SQL")
             ts_type = typed.get(timestamp_column)
-            ts_kind = _kind(ts_type) if ts_type is not None else None
+            ts_kind = type_kind(ts_type) if ts_type is not None else None
             if ts_kind is not None and ts_kind not in (*TIME_TYPES, "date", "other"):
                 raise FeatsqlError(f"entity SQL: column '{timestamp_column}' is"
                                    f" {have[timestamp_column]}, not a timestamp")
@@ -308,13 +308,6 @@ def plan_training_set(
                         original_ts_type=original.type, original_ts=original,
                         ts_column=timestamp_column,
                         pandas_dtypes=dict(entity_df.dtypes) if hasattr(entity_df, "dtypes") else None)
-
-
-def _kind(dtype: exp.DataType) -> Kind:
-    from featsql.types import kind_of, logical_type
-
-    logical, _, scale = logical_type(dtype)
-    return kind_of(logical, scale)
 
 
 def _output_columns(query: exp.Query, columns_of_table: Callable[[exp.Table], dict[str, str] | None],

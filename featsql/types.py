@@ -65,6 +65,12 @@ def kind_of(dtype: ValueType, scale: int | None = None) -> Kind:
     return dtype  # type: ignore[return-value]
 
 
+def type_kind(dtype: exp.DataType) -> Kind:
+    """The output kind of a warehouse type parsed by sqlglot."""
+    logical, _, scale = logical_type(dtype)
+    return kind_of(logical, scale)
+
+
 def describe(dtype: ValueType, precision: int | None = None, scale: int | None = None) -> str:
     """`decimal(10,2)`, `timestamp_tz`, ... for listings and messages."""
     if dtype == "decimal" and precision is not None:
