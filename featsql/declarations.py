@@ -69,8 +69,9 @@ def _unknown(problems: _Problems, d: Declared, kind: str, prefix: str, data: dic
 
 
 def _entities(problems: _Problems, d: Declared, raw: Any) -> list[Entity]:
-    if raw is None or raw == []:
-        problems.add(d, "model", "featsql.entities", "required: a list of entities or join keys")
+    if raw is None:
+        problems.add(d, "model", "featsql.entities", "required: a list of entities or join keys"
+                     " ([] for a view whose rows apply to every entity)")
         return []
     if not isinstance(raw, list):
         raw = [raw]

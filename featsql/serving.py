@@ -78,7 +78,7 @@ class OnlineResponse:
         return pa.table(columns)
 
     def __len__(self) -> int:
-        return len(next(iter(self.keys.values()), []))
+        return len(next(iter(self.keys.values()), None) or next(iter(self.values.values()), []))
 
 
 class _ViewRead:
@@ -135,11 +135,14 @@ class ReadPlan:
         return self._response(normalized, await store.read_async(lookups))
 
     def _lookups(self, entity_rows: Any) -> tuple[dict[str, list[Any]], list[Any]]:
-        keys = self._columns(entity_rows)
+        keys, n = self._columns(entity_rows)
         normalized = {c: [self.normalizers[c](v) for v in keys[c]] for c in self.columns}
         lookups = []
         for read in self.reads:
             cols = [normalized[c] for c in read.key_columns]
+            if not cols:  # an entity-less view: its one row for every entity row
+                lookups.append((read.view, [()] * n))
+                continue
             lookups.append((read.view, list(zip(*cols)) if len(cols) > 1 else [(v,) for v in cols[0]]))
         return normalized, lookups
 
@@ -164,23 +167,25 @@ class ReadPlan:
                   for c, vals in normalized.items()}
         return OnlineResponse(echoed, values, statuses, stamps, self.kinds)
 
-    def _columns(self, entity_rows: Any) -> dict[str, list[Any]]:
-        """Entity rows as {join key: [values]}: from a list of rows or Feast's columnar form."""
+    def _columns(self, entity_rows: Any) -> tuple[dict[str, list[Any]], int]:
+        """Entity rows as {join key: [values]} and their number: from a list of rows or Feast's
+        columnar form (which, with only entity-less views requested, stands for one row)."""
         if isinstance(entity_rows, dict):
             self._check_keys(entity_rows, "")
             columns = {c: entity_rows[c] for c in self.columns}
             bad = [c for c, v in columns.items() if not isinstance(v, (list, tuple))]
             if bad:
                 raise FeatsqlError(f"entity rows: '{bad[0]}' must be a list of values")
-            if len({len(v) for v in columns.values()}) > 1:
+            lengths = {len(v) for v in columns.values()}
+            if len(lengths) > 1:
                 raise FeatsqlError("entity rows: every join-key list must have the same length")
-            return {c: list(v) for c, v in columns.items()}
+            return {c: list(v) for c, v in columns.items()}, lengths.pop() if lengths else 1
         rows = entity_rows if isinstance(entity_rows, list) else list(entity_rows)
         column_set = self.column_set
         for i, row in enumerate(rows):
             if not isinstance(row, dict) or row.keys() != column_set:
                 self._bad_row(i, row)
-        return {c: [row[c] for row in rows] for c in self.columns}
+        return {c: [row[c] for row in rows] for c in self.columns}, len(rows)
 
     def _bad_row(self, i: int, row: Any) -> None:
         if not isinstance(row, dict):

@@ -214,7 +214,15 @@ def test_entities_are_required() -> None:
     with pytest.raises(ValidationError) as err:
         _build({"timestamp_field": "Event_Timestamp"})
     assert err.value.problems == [
-        "models/v.yml: model 'v0': featsql.entities: required: a list of entities or join keys"]
+        "models/v.yml: model 'v0': featsql.entities: required: a list of entities or join keys"
+        " ([] for a view whose rows apply to every entity)"]
+
+
+def test_entity_less_view() -> None:
+    """`entities: []` declares a global view: no join key, every non-time column a feature."""
+    view = _build({"entities": []}).feature_views["v0"]
+    assert view.join_keys == [] and view.entities == ()
+    assert "driver_id" in [f.name for f in view.features]
 
 
 def test_a_service_with_star_and_a_repeated_view_without_alias() -> None:

@@ -32,10 +32,12 @@ _ROW_NUMBER = "_featsql_rn"
 def latest_values(view: FeatureView, start: datetime | None, end: datetime,
                   wh: Warehouse) -> exp.Select:
     """The latest row per entity of `view` with start <= ts <= end (no lower bound if None)."""
-    if wh.latest_arg_max:
-        return _arg_max(view, wh, start, end)
     query = _projection(view, view.relation, wh, start, end)
     order = _newest_first(view, wh)
+    if not view.join_keys:  # an entity-less view: its one latest row
+        return query.order_by(*order, copy=False).limit(1, copy=False)
+    if wh.latest_arg_max:
+        return _arg_max(view, wh, start, end)
     keys = [wh.col(k) for k in view.join_keys]
     if wh.qualify:
         rank = exp.Window(this=exp.RowNumber(), partition_by=keys, order=exp.Order(expressions=order))

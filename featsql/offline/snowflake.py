@@ -94,7 +94,8 @@ class SnowflakeWarehouse(Warehouse):
     def asof_join(self, rows: exp.Expression, keys: list[exp.Expression],
                   match: exp.Expression) -> exp.Join:
         # ASOF JOIN r MATCH_CONDITION (inequality) ON keys; unmatched left rows are null-padded.
-        return exp.Join(this=rows, method="ASOF", match_condition=match, on=exp.and_(*keys))
+        return exp.Join(this=rows, method="ASOF", match_condition=match,
+                        on=exp.and_(*keys) if keys else None)
 
     def execute(self, sql: str) -> None:
         with self.con.cursor() as cur:

@@ -31,6 +31,7 @@ EPOCH_DAY = date(1970, 1, 1)
 US = timedelta(microseconds=1)
 
 Key = tuple  # canonical join-key values, in the view's join-key order
+GLOBAL_KEY = "*"  # the encoded key of an entity-less view's row (no join key has this form)
 
 
 @dataclass
@@ -92,8 +93,10 @@ def rows_from_arrow(batch: pa.RecordBatch, view: FeatureView, key_codec: KeyCode
             keys = [(v,) for v in keys_cols[0]]  # already canonical: skip per-value checks
         else:
             keys = [(norm(v),) for v in keys_cols[0]]
-    else:
+    elif n_keys:
         keys = [key_codec.normalize(vals) for vals in zip(*keys_cols)]
+    else:  # an entity-less view: one row, keyed by the empty key
+        keys = [()] * batch.num_rows
     event = _micros(batch.column(n_keys)).to_pylist()
     created_arr = batch.column(n_keys + 1)
     if pa.types.is_null(created_arr.type) or created_arr.null_count == len(created_arr):
@@ -265,6 +268,8 @@ def encode_key(names: list[str], key: Key) -> str:
     Names are sorted so the same entity in two views (same join keys) maps to the same key;
     strings are JSON-quoted, so separators inside values cannot make two keys collide.
     """
+    if not names:  # an entity-less view's one row (DynamoDB refuses an empty key)
+        return GLOBAL_KEY
     if len(names) == 1:
         v = key[0]
         return f"{names[0]}={v if type(v) is int else json.dumps(v if type(v) is not bytes else v.hex())}"

@@ -22,6 +22,8 @@ from featsql.sql import col, drop_table, ident, table
 # Reserved columns beside the join keys and features: event and created time, epoch microseconds,
 # and 1 on a value written by push instead of materialization (added to older tables in place).
 EVENT_TS, CREATED_TS, PUSHED = "_featsql_event_ts", "_featsql_created_ts", "_featsql_pushed"
+# An entity-less view's table has one row, keyed by this column (always GLOBAL_ROW).
+GLOBAL_COLUMN, GLOBAL_ROW = "_featsql_global", 0
 # Storage form (featsql.online.codec) -> SQLite column type.
 _AFFINITY = {"int": "INTEGER", "bool": "INTEGER", "float": "REAL", "string": "TEXT",
              "timestamp": "INTEGER", "timestamp_tz": "INTEGER", "date": "INTEGER", "bytes": "BLOB",
@@ -98,9 +100,11 @@ class SqliteOnlineStore(OnlineStore):
 
     def _columns(self, view: FeatureView) -> list[exp.ColumnDef]:
         key_types = list(view.join_key_types) or ["other"] * len(view.join_keys)
+        if not view.join_keys:
+            key_types = ["int"]
         cols = [exp.ColumnDef(this=ident(k), kind=exp.DataType.build(_AFFINITY.get(t, "TEXT")),
                               constraints=[exp.ColumnConstraint(kind=exp.NotNullColumnConstraint())])
-                for k, t in zip(view.join_keys, key_types)]
+                for k, t in zip(_key_columns(view), key_types)]
         cols += [exp.ColumnDef(this=ident(c), kind=exp.DataType.build("BIGINT"))
                  for c in (EVENT_TS, CREATED_TS)]
         cols.append(exp.ColumnDef(this=ident(PUSHED), kind=exp.DataType.build("INTEGER")))
@@ -110,7 +114,7 @@ class SqliteOnlineStore(OnlineStore):
         return cols
 
     def _create_sql(self, view: FeatureView) -> str:
-        pk = exp.PrimaryKey(expressions=[ident(k) for k in view.join_keys])
+        pk = exp.PrimaryKey(expressions=[ident(k) for k in _key_columns(view)])
         schema = exp.Schema(this=self._table(view), expressions=[*self._columns(view), pk])
         # WITHOUT ROWID: the primary key is the table's b-tree, so a lookup is one seek.
         return exp.Create(this=schema, kind="TABLE", exists=True).sql(dialect="sqlite") + " WITHOUT ROWID"
@@ -127,13 +131,13 @@ class SqliteOnlineStore(OnlineStore):
 
     # -- writes ----------------------------------------------------------------------------------
     def write(self, view: FeatureView, rows: Rows) -> int:
-        sql = _upsert_sql(self._table(view), tuple(view.join_keys),
+        sql = _upsert_sql(self._table(view), _key_columns(view),
                           tuple(f.name for f in view.features))
         n_keys = len(view.join_keys)
         pushed = itertools.repeat(1 if rows.pushed else None)
-        if n_keys == 1:
-            params = zip((k[0] for k in rows.keys), rows.event_ts, rows.created_ts, pushed,
-                         *rows.columns)
+        if n_keys <= 1:
+            keys = (k[0] for k in rows.keys) if n_keys else itertools.repeat(GLOBAL_ROW)
+            params = zip(keys, rows.event_ts, rows.created_ts, pushed, *rows.columns)
         else:
             params = ((*k, e, c, p, *vals) for k, e, c, p, *vals in
                       zip(rows.keys, rows.event_ts, rows.created_ts, pushed, *rows.columns))
@@ -165,8 +169,11 @@ class SqliteOnlineStore(OnlineStore):
         con = self.con
         for view, keys in lookups:
             n_keys = len(view.join_keys)
+            if not n_keys:  # an entity-less view: its one row, for every entity row
+                keys = [(GLOBAL_ROW,)] * len(keys)
+                n_keys = 1
             unique = list(dict.fromkeys(keys))
-            sql = _select_sql(self.table_name(view), tuple(view.join_keys),
+            sql = _select_sql(self.table_name(view), _key_columns(view),
                               tuple(f.name for f in view.features), len(unique))
             params = [v for k in unique for v in k] if n_keys > 1 else [k[0] for k in unique]
             try:
@@ -187,6 +194,11 @@ class SqliteOnlineStore(OnlineStore):
         if self._con is not None:
             self._con.close()
             self._con = None
+
+
+def _key_columns(view: FeatureView) -> tuple[str, ...]:
+    """The table's key: the join keys, or for an entity-less view a constant column."""
+    return tuple(view.join_keys) or (GLOBAL_COLUMN,)
 
 
 @lru_cache(maxsize=256)

@@ -53,7 +53,7 @@ def view(name: str, rows: Sequence[dict[str, Any]], keys: dict[str, pa.DataType]
          features: dict[str, pa.DataType] | None = None, created: bool = False,
          ttl: timedelta | None = None, ts_type: pa.DataType = NAIVE) -> ViewData:
     """A feature view over `rows` (dicts with the keys, "ts", maybe "created", the features)."""
-    keys = keys or {"driver_id": pa.int64()}
+    keys = keys if keys is not None else {"driver_id": pa.int64()}
     features = features or {"conv": pa.float64()}
     fields = [pa.field(k, t) for k, t in keys.items()] + [pa.field("ts", ts_type)]
     if created:
@@ -637,3 +637,46 @@ def test_to_table_holds_the_same_rows(engine: Engine, form: str) -> None:
         assert sorted(got.column(TAG).to_pylist()) == [0, 1, 2, 3, 4]
         assert dict(zip(got.column(TAG).to_pylist(), got.column("conv").to_pylist())) == {
             0: 0.1, 1: None, 2: 0.3, 3: None, 4: 0.1}
+
+
+# -- entity-less (global) views -------------------------------------------------------------------
+
+def _global_view(ttl: timedelta | None = None, created: bool = False) -> ViewData:
+    """Rows that apply to every entity (Feast's global stats): no join key at all."""
+    rows = [{"ts": T - 3 * H, "rate": 0.3}, {"ts": T - H, "rate": 0.1},
+            {"ts": T + H, "rate": 9.0}]
+    if created:
+        rows += [{"ts": T - H, "created": T, "rate": 0.15}]
+        rows = [{"created": T - 2 * H, **r} if "created" not in r else r for r in rows]
+    return view("global_stats", rows, keys={}, features={"rate": pa.float64()}, ttl=ttl,
+                created=created)
+
+
+def test_entity_less_view_joins_on_time_only(engine: Engine) -> None:
+    entity_rows = [er(1, T), er(2, T), er(1, T - 2 * H), er(3, T - 5 * H), er(2, None)]
+    case = Case([_global_view()], [Request("global_stats", ("rate",))], ents(entity_rows))
+    run(engine, case, {"rate": [0.1, 0.1, 0.3, None, None]})
+
+
+def test_entity_less_view_with_ttl_and_created(engine: Engine) -> None:
+    entity_rows = [er(1, T), er(2, T - H + US), er(1, T - 2 * H), er(3, T - 2 * H + US)]
+    case = Case([_global_view(ttl=H, created=True)], [Request("global_stats", ("rate",))],
+                ents(entity_rows))
+    run(engine, case, {"rate": [0.15, 0.15, 0.3, None]})  # ttl inclusive
+
+
+@pytest.mark.parametrize("known_at", [False, True])
+def test_entity_less_view_beside_keyed_views(engine: Engine, known_at: bool) -> None:
+    entity_rows = [er(1, T, customer_id="c1"), er(1, T - 2 * H, customer_id="c2")]
+    requests = [Request("driver_stats", ("conv",)), Request("global_stats", ("rate",)),
+                Request("customer_stats", ("spend",))]
+    case = Case([*_three_views(), _global_view(created=True)], requests,
+                ents(entity_rows, keys=PAIR_KEYS), filter_by_created_timestamp=known_at)
+    run(engine, case)
+
+
+def test_only_entity_less_views_need_no_key_columns(engine: Engine) -> None:
+    data = entities([{"event_timestamp": T}, {"event_timestamp": T - 2 * H}],
+                    pa.schema([pa.field("event_timestamp", NAIVE)]))
+    run(engine, Case([_global_view()], [Request("global_stats", ("rate",))], data),
+        {"rate": [0.1, 0.3]})

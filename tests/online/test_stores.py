@@ -154,6 +154,36 @@ def test_composite_keys_do_not_collide(make_store):
     assert resp.to_dict()["v"] == [0.0, 1.0, 2.0, 3.0, 4.0, None]
 
 
+def test_entity_less_view_serves_every_entity(make_store):
+    """A view with no join key (global stats): its single latest row is written once and read
+    for every entity row, beside a keyed view; a second window replaces it only when newer."""
+    store, data = _setup(make_store)
+    rows = [{"event_timestamp": BASE + timedelta(hours=h), "created": BASE + timedelta(hours=h),
+             "avg_rate": h / 100, "n": h} for h in (5, 30, 200)]
+    glob = pa.Table.from_pylist(rows, schema=pa.schema([
+        ("event_timestamp", pa.timestamp("us")), ("created", pa.timestamp("us")),
+        ("avg_rate", pa.float64()), ("n", pa.int64())]))
+    load_table(store, "global_stats", glob)
+    register(store, [ViewSpec("stats", "driver_stats", ["driver_id"]),
+                     ViewSpec("glob", "global_stats", [])])
+    runs = store.materialize(BASE, MID)
+    assert {r.view: r.rows for r in runs}["glob"] == 1
+    ids = [1001, 1002, 99]
+    resp = store.get_online_features([*FEATURES, "glob:avg_rate", "glob:n"],
+                                     [{"driver_id": i} for i in ids])
+    d = resp.to_dict()
+    assert d["avg_rate"] == [0.3] * 3 and d["n"] == [30] * 3
+    assert resp.statuses["n"] == [PRESENT] * 3
+    _check(resp, ids, latest(data, ["driver_id"], BASE, MID))
+    # Only the global view: entity rows carry no key at all (list or columnar form).
+    assert store.get_online_features(["glob:n"], [{}, {}]).to_dict() == {"n": [30, 30]}
+    assert store.get_online_features(["glob:n"], {}).to_dict() == {"n": [30]}
+    store.materialize(BASE, BASE + timedelta(hours=6))  # older: the stored row stays
+    assert store.get_online_features(["glob:n"], [{}]).to_dict() == {"n": [30]}
+    store.materialize(MID, END)
+    assert store.get_online_features(["glob:n"], [{}]).to_dict() == {"n": [200]}
+
+
 ALL_TYPES_DDL = """CREATE TABLE "typed" (
     id BIGINT, event_timestamp TIMESTAMP, f_int INTEGER, f_big BIGINT, f_float DOUBLE,
     f_bool BOOLEAN, f_str VARCHAR, f_ts TIMESTAMP, f_tstz TIMESTAMPTZ, f_date DATE,
