@@ -140,31 +140,35 @@ def _requested(store, features: str | None, feature_service: str | None):
     return [f.strip() for f in features.split(",") if f.strip()]
 
 
-def _training_options(f, required: bool = True):
+def _training_options(f):
+    f = click.option("--end-date", help="With --start-date: their values as of this time.")(f)
+    f = click.option("--start-date", help="Instead of --entity-sql: every entity key with rows"
+                     " since this time (Feast's entity_df=None).")(f)
     f = click.option("--timestamp-column", default="event_timestamp", show_default=True,
                      help="Entity-set time column.")(f)
     f = click.option("--filter-by-created-timestamp", is_flag=True,
                      help="Ignore feature rows created after the entity time (known-at semantics).")(f)
     f = click.option("--full-feature-names", is_flag=True, help="Name columns view__feature.")(f)
     f = _features_option(f)
-    f = click.option("--entity-sql", required=required,
+    f = click.option("--entity-sql",
                      help="SQL returning join keys and event_timestamp; ref()/source() allowed.")(f)
     return f
 
 
-def _job(obj: _Ctx, entity_sql: str, features, feature_service, full_feature_names: bool,
-         filter_by_created_timestamp: bool, timestamp_column: str, dialect: str | None = None):
+def _job(obj: _Ctx, entity_sql: str | None, features, feature_service, full_feature_names: bool,
+         filter_by_created_timestamp: bool, timestamp_column: str, start_date: str | None,
+         end_date: str | None, dialect: str | None = None):
     store = obj.store()
     return store.get_historical_features(
         entity_df=entity_sql, features=_requested(store, features, feature_service),
         full_feature_names=full_feature_names,
         filter_by_created_timestamp=filter_by_created_timestamp,
-        timestamp_column=timestamp_column, dialect=dialect,
+        timestamp_column=timestamp_column, dialect=dialect, start_date=start_date, end_date=end_date,
     )
 
 
 @main.command(name="compile")
-@lambda f: _training_options(f, required=False)
+@_training_options
 @click.option("--materialize", "view", metavar="VIEW",
               help="Print the latest-values query materialization runs for VIEW instead.")
 @click.option("--start", help="With --materialize: the window's start (default: the oldest row).")
@@ -176,8 +180,10 @@ def compile_(obj: _Ctx, dialect: str | None, view: str | None, start: str | None
              end: str | None, **kwargs: Any) -> None:
     """Print the training-set SQL (or, with --materialize, the latest-values SQL) the warehouse
     would run."""
-    if bool(view) == bool(kwargs["entity_sql"]):
-        raise click.UsageError("give exactly one of --entity-sql or --materialize VIEW")
+    training = kwargs["entity_sql"] or kwargs["start_date"] or kwargs["end_date"]
+    if bool(view) == bool(training):
+        raise click.UsageError("give exactly one of --entity-sql (or --start-date/--end-date)"
+                               " or --materialize VIEW")
     if view:
         click.echo(obj.store().materialization_sql(view, start, end, dialect=dialect) + ";")
         return

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 _SHORT = re.compile(r"^\s*(\d+)\s*(s|m|h|d|w)\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -47,3 +47,22 @@ def format_duration(td: timedelta | None) -> str | None:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def to_utc(value: datetime | str) -> datetime:
+    """A point in time: ISO string or datetime (a pandas Timestamp too); naive means UTC."""
+    from featsql.errors import FeatsqlError
+
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise FeatsqlError(f"'{value}' is not a timestamp; expected ISO 8601 such as"
+                               " 2025-01-08T00:00:00") from None
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    if not isinstance(value, datetime):
+        raise FeatsqlError(f"{value!r} is not a timestamp; expected a datetime or ISO 8601 text")
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from featsql.compile.latest import materialization_query
 from featsql.definitions import FeatureView
+from featsql.durations import to_utc
 from featsql.errors import FeatsqlError
 from featsql.online.codec import KeyCodec, rows_from_arrow
 
@@ -51,19 +52,6 @@ class Progress(Protocol):
     def started(self, run: ViewRun) -> None: ...
     def advanced(self, run: ViewRun) -> None: ...
     def finished(self, run: ViewRun) -> None: ...
-
-
-def to_utc(value: datetime | str) -> datetime:
-    """A window bound: ISO string or datetime; naive means UTC."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise FeatsqlError(f"'{value}' is not a timestamp; expected ISO 8601 such as"
-                               " 2025-01-08T00:00:00") from None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc)
 
 
 def online_views(store: FeatureStore, names: list[str] | None) -> list[FeatureView]:

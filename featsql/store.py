@@ -144,25 +144,44 @@ class FeatureStore:
 
     def get_historical_features(
         self,
-        entity_df: Any,
-        features: list[str] | FeatureService,
+        entity_df: Any = None,
+        features: list[str] | FeatureService | None = None,
         full_feature_names: bool = False,
         filter_by_created_timestamp: bool = False,
         timestamp_column: str = "event_timestamp",
         dialect: str | None = None,
+        start_date: Any = None,
+        end_date: Any = None,
     ):
         """A point-in-time correct training set (DESIGN.md section 6) as a lazy RetrievalJob.
 
         `entity_df` is a pandas DataFrame / Arrow table (uploaded once) or a SQL query, which may
-        use ref() and source(), run in place in the warehouse.
+        use ref() and source(), run in place in the warehouse. Without one, `start_date` and
+        `end_date` give every entity key of the requested views with rows in that window, with
+        its values as of `end_date` (Feast's date-range retrieval).
         """
         from featsql import manifest
         from featsql.definitions import Relation
         from featsql.refs import resolve
-        from featsql.training import plan_training_set
+        from featsql.training import plan_date_range, plan_training_set
 
+        if features is None:
+            raise FeatsqlError("get_historical_features: features is required (a list of"
+                               " 'view:feature' or a feature service)")
         requests = resolve(features, self.definitions, full_feature_names)
         compiler = self.compiler(dialect)
+        if entity_df is None:
+            if start_date is None or end_date is None:
+                raise FeatsqlError("get_historical_features: give an entity_df, or start_date and"
+                                   " end_date to train on every entity with rows in that window")
+            return plan_date_range(
+                warehouse=compiler, requests=requests, start=start_date, end=end_date,
+                open_warehouse=self.warehouse, full_feature_names=full_feature_names,
+                filter_by_created_timestamp=filter_by_created_timestamp,
+                timestamp_column=timestamp_column)
+        if start_date is not None or end_date is not None:
+            raise FeatsqlError("get_historical_features: start_date/end_date replace the entity_df;"
+                               " give one or the other")
         doc: dict | None = None
 
         def render(sql: str) -> str:

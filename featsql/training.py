@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable
 
 import pyarrow as pa
@@ -308,6 +309,67 @@ def plan_training_set(
                         original_ts_type=original.type, original_ts=original,
                         ts_column=timestamp_column,
                         pandas_dtypes=dict(entity_df.dtypes) if hasattr(entity_df, "dtypes") else None)
+
+
+def plan_date_range(
+    *,
+    warehouse: Warehouse,
+    requests: list[ViewRequest],
+    start: datetime,
+    end: datetime,
+    open_warehouse: Callable[[], Any],
+    full_feature_names: bool = False,
+    filter_by_created_timestamp: bool = False,
+    timestamp_column: str = "event_timestamp",
+) -> RetrievalJob:
+    """Training rows without an entity set (Feast's `entity_df=None`): every distinct entity key
+    of the requested views with a row whose event time is in [start, end], as of `end`.
+
+    The entity set is computed in the warehouse (the keys of each keyed view in the window,
+    UNION'ed; entity-less views join on time only and add no keys), with `timestamp_column` the
+    constant `end`; the point-in-time plan is the one every training set runs.
+    """
+    from featsql.compile.latest import event_time
+
+    wh = warehouse
+    start_utc, end_utc = _naive_utc(start, "start_date"), _naive_utc(end, "end_date")
+    if start_utc > end_utc:
+        raise FeatsqlError(f"start_date {start_utc} is after end_date {end_utc}")
+    keyed = [r for r in requests if r.view.join_keys]
+    columns = keyed[0].entity_columns if keyed else []
+    for r in keyed[1:]:
+        if sorted(r.entity_columns) != sorted(columns):
+            raise FeatsqlError(
+                f"date-range retrieval needs the requested views to share their join keys:"
+                f" '{keyed[0].name}' has {', '.join(columns)}, '{r.name}' has"
+                f" {', '.join(r.entity_columns)}; pass an entity_df instead")
+    when = wh.timestamp_literal(end_utc.isoformat(sep=" "))
+    parts = []
+    for r in keyed or requests:
+        keys = dict(zip(r.entity_columns, r.view.join_keys))
+        ts = event_time(r.view, wh)
+        conds = [exp.GTE(this=ts.copy(), expression=wh.timestamp_literal(start_utc.isoformat(sep=" "))),
+                 exp.LTE(this=ts.copy(), expression=when.copy())]
+        conds += [exp.Not(this=exp.Is(this=wh.col(k), expression=exp.null())) for k in keys.values()]
+        parts.append(exp.select(*(wh.col(keys[c]).as_(wh.stored_name(c), quoted=True) for c in columns),
+                                when.copy().as_(wh.stored_name(timestamp_column), quoted=True))
+                     .from_(wh.table(r.view.relation)).where(exp.and_(*conds)))
+    query: exp.Query = parts[0].distinct() if len(parts) == 1 else exp.union(*parts, distinct=True)
+    entity = EntitySet(source=query, timestamp_column=timestamp_column, utc_naive=True,
+                       min_ts=end_utc, max_ts=end_utc, casts=key_casts(wh, requests))
+    q = compile_pit(wh, entity, requests, full_feature_names, filter_by_created_timestamp)
+    kinds = {r.output_name(f, full_feature_names): r.view.feature(f).kind  # type: ignore[union-attr]
+             for r in requests for f in r.features}
+    return RetrievalJob(wh, q, open_warehouse, kinds=kinds, ts_column=timestamp_column)
+
+
+def _naive_utc(value: Any, name: str) -> datetime:
+    """`value` (datetime, ISO text, pandas Timestamp; naive is UTC) as naive UTC."""
+    from featsql.durations import to_utc
+
+    if value is None:
+        raise FeatsqlError(f"{name} is required without an entity_df")
+    return to_utc(value).replace(tzinfo=None)
 
 
 def _output_columns(query: exp.Query, columns_of_table: Callable[[exp.Table], dict[str, str] | None],

@@ -31,6 +31,26 @@ def test_to_table_makes_its_schema_and_to_df_keeps_pandas_dtypes(built_repo: Pat
     assert out.dtypes["driver_id"] == "Int64" and out.dtypes["city"] == "category"
     assert out["driver_id"].isna().tolist() == [False, True] and out["conv_rate"].notna().tolist() == [True, False]
 
+    # Date-range retrieval (entity_df=None): every driver with rows in the window, as of its end;
+    # the same values the SQL entity path gives for those (driver, end) rows.
+    window = dict(start_date="2025-01-02T00:00:00", end_date=pd.Timestamp("2025-01-03", tz="UTC"))
+    ranged = store.get_historical_features(features=features, **window).to_df()
+    assert list(ranged.columns) == ["driver_id", "event_timestamp", "conv_rate"]
+    assert len(ranged) > 1 and ranged["driver_id"].is_unique
+    assert (ranged["event_timestamp"] == pd.Timestamp("2025-01-03")).all()
+    sql = ("select distinct driver_id, cast('2025-01-03' as timestamp) as event_timestamp"
+           " from {{ ref('driver_hourly_stats') }} where event_timestamp between"
+           " '2025-01-02' and '2025-01-03'")
+    by_sql = store.get_historical_features(sql, features).to_df()
+    pd.testing.assert_frame_equal(ranged.sort_values("driver_id").reset_index(drop=True),
+                                  by_sql.sort_values("driver_id").reset_index(drop=True))
+    with pytest.raises(FeatsqlError, match="give an entity_df, or start_date and end_date"):
+        store.get_historical_features(features=features)
+    with pytest.raises(FeatsqlError, match="give one or the other"):
+        store.get_historical_features(entity, features, **window)
+    with pytest.raises(FeatsqlError, match="'someday' is not a timestamp"):
+        store.get_historical_features(features=features, start_date="someday", end_date="2025-01-03")
+
 
 # -- checks before any warehouse work ---------------------------------------------------------------
 import pyarrow as pa  # noqa: E402
@@ -127,3 +147,13 @@ def test_a_key_type_mismatch_through_the_cli_writes_nothing(built_repo, tmp_path
         "error: entity SQL column 'driver_id' is string, but join key 'driver_id' of feature view"
         " 'driver_hourly_stats' is int (BIGINT); cast the entity column to int")
     assert not out.exists() and not out.with_suffix(".parquet.tmp").exists()
+    # Date-range retrieval from the CLI; no dates and no entity SQL is one line.
+    result = invoke("training-set", "--start-date", "2025-01-02", "--end-date", "2025-01-03",
+                    "--features", "driver_hourly_stats:conv_rate", "--out", str(out), cwd=repo)
+    assert result.exit_code == 0, result.output
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(out).column_names == ["driver_id", "event_timestamp", "conv_rate"]
+    result = invoke("training-set", "--features", "driver_hourly_stats:conv_rate", "--out",
+                    str(out), cwd=repo)
+    assert result.exit_code == 1 and "give an entity_df, or start_date and end_date" in result.stderr

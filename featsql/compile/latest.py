@@ -75,7 +75,8 @@ def output_columns(view: FeatureView, wh: Warehouse) -> list[str]:
             *(wh.stored_name(f.name) for f in view.features)]
 
 
-def _event_ts(view: FeatureView, wh: Warehouse) -> exp.Expression:
+def event_time(view: FeatureView, wh: Warehouse) -> exp.Expression:
+    """When a row of `view` becomes known, as naive UTC (timestamp_field + timestamp_offset)."""
     return wh.known_at(wh.col(view.timestamp_field), view.timestamp_dtype,
                        view.timestamp_offset_seconds)
 
@@ -86,10 +87,10 @@ def _projection(view: FeatureView, source: Relation, wh: Warehouse, start: datet
     created = (wh.known_at(wh.col(view.created_timestamp_field), view.created_timestamp_dtype)
                if view.created_timestamp_field else exp.cast(exp.null(), wh.naive_type))
     cols: list[exp.Expression] = [wh.col(k) for k in view.join_keys]
-    cols.append(exp.alias_(_event_ts(view, wh), EVENT_TS, quoted=True))
+    cols.append(exp.alias_(event_time(view, wh), EVENT_TS, quoted=True))
     cols.append(exp.alias_(created, CREATED_TS, quoted=True))
     cols += [wh.col(f.name) for f in view.features]
-    ts = _event_ts(view, wh)
+    ts = event_time(view, wh)
     conds: list[exp.Expression] = [exp.Not(this=exp.Is(this=wh.col(k), expression=exp.null()))
                                    for k in view.join_keys]
     if start is not None:
@@ -111,7 +112,7 @@ def _arg_max(view: FeatureView, wh: Warehouse, start: datetime | None,
     n_keys = len(view.join_keys)
     row = exp.Struct(expressions=[exp.PropertyEQ(this=ident(n), expression=e.copy())
                                   for n, e in zip(names[n_keys:], fields[n_keys:])])
-    order: exp.Expression = _event_ts(view, wh)
+    order: exp.Expression = event_time(view, wh)
     if view.created_timestamp_field:
         created = wh.known_at(wh.col(view.created_timestamp_field), view.created_timestamp_dtype)
         floor = wh.timestamp_literal("0001-01-01 00:00:00")

@@ -46,7 +46,7 @@ from featsql.offline.snowflake import SnowflakeWarehouse
 from featsql.refs import resolve
 from featsql.sql import table as sql_table
 from featsql.types import arrow_kind, logical_type
-from featsql.training import plan_training_set
+from featsql.training import plan_date_range, plan_training_set
 from tests import engines
 from tests.compile import oracle
 
@@ -295,6 +295,48 @@ def check_case(engine: Engine, case: Case, modes: Sequence[str] = ("df", "sql"))
         assert not diff, (f"{where} and {first[0]} chose different tied rows for the same entity"
                           f" rows {diff[:5]}: {[chosen[t] for t in diff[:5]]} vs"
                           f" {[first[1].get(t) for t in diff[:5]]}")
+
+
+def check_date_range(engine: Engine, case: Case, start: Any, end: Any) -> pa.Table:
+    """`entity_df=None` with a window: the rows (keys, end, features) equal the oracle's, one
+    per entity key with rows in the window; the case's entity set is not used."""
+    defs = load(engine, case)
+    requests = oracle_requests(case)
+    job = plan_date_range(
+        warehouse=engine.plan_warehouse(), requests=resolve(feature_refs(case), defs, case.full_feature_names),
+        start=start, end=end, open_warehouse=engine.open_warehouse,
+        full_feature_names=case.full_feature_names,
+        filter_by_created_timestamp=case.filter_by_created_timestamp)
+    if engine.rewrite is not None:
+        job.query = engine.rewrite(job.query)
+    got = job.to_arrow()
+    if engine.fold_case:
+        got = got.rename_columns([c.lower() for c in got.column_names])
+    naive_end = oracle.utc(end).replace(tzinfo=None)
+    rows = oracle.date_range_entities(requests, start, naive_end)
+    keyed = [r for r in requests if r.view.join_keys]
+    key_cols = [r.entity_column(k) for r in keyed[:1] for k in r.view.join_keys]
+    features = oracle.output_columns(requests, case.full_feature_names)
+    assert got.column_names == [*key_cols, TS, *features], (got.column_names, key_cols)
+    want = oracle.expected(requests, rows, TS, case.full_feature_names, case.filter_by_created_timestamp)
+    by_key = {tuple(r[c] for c in key_cols): w for r, w in zip(rows, want)}
+    problems = []
+    out = got.to_pylist()
+    if sorted(map(repr, by_key)) != sorted(repr(tuple(r[c] for c in key_cols)) for r in out):
+        problems.append(f"keys {[tuple(r[c] for c in key_cols) for r in out]}, expected {list(by_key)}")
+    for row in out:
+        key = tuple(row[c] for c in key_cols)
+        if not _same(row[TS], naive_end):
+            problems.append(f"{key}: {TS} = {row[TS]!r}, expected {naive_end}")
+        expect = by_key.get(key)
+        if expect is None:
+            continue
+        for r in requests:
+            values = tuple(row[r.output_name(f, case.full_feature_names)] for f in r.features)
+            if not any(all(_same(a, b) for a, b in zip(values, c)) for c in expect[r.name].candidates):
+                problems.append(f"{key}: {r.name} -> {values}, expected {expect[r.name].pick}")
+    assert not problems, f"{engine.name}: " + "\n  ".join(problems[:12]) + f"\n-- SQL:\n{job.to_sql()}"
+    return got
 
 
 def deterministic(case: Case, got: pa.Table, where: str) -> dict[Any, tuple]:

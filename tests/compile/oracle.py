@@ -134,3 +134,23 @@ def expected(requests: Sequence[OracleRequest], entity_rows: Sequence[Mapping[st
 
 def output_columns(requests: Sequence[OracleRequest], full_feature_names: bool) -> list[str]:
     return [r.output_name(f, full_feature_names) for r in requests for f in r.features]
+
+
+def date_range_entities(requests: Sequence[OracleRequest], start: datetime, end: datetime,
+                        timestamp_column: str = "event_timestamp") -> list[dict[str, Any]]:
+    """Feast's entity_df=None: each distinct entity key (as entity-set columns) of the keyed
+    requested views with a row known inside [start, end], stamped `end`; with only entity-less
+    views, one row if any of them has a row in the window."""
+    keyed = [r for r in requests if r.view.join_keys] or list(requests)
+    seen: dict[tuple, dict[str, Any]] = {}
+    for r in keyed:
+        view = r.view
+        for row in view.rows:
+            ts = utc(row[view.timestamp_field])
+            if ts is not None and view.offset:
+                ts = ts + view.offset
+            keys = {r.entity_column(k): row[k] for k in view.join_keys}
+            if ts is None or not utc(start) <= ts <= utc(end) or None in keys.values():
+                continue
+            seen.setdefault(tuple(sorted(keys.items())), {**keys, timestamp_column: end})
+    return list(seen.values())

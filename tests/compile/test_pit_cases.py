@@ -22,6 +22,7 @@ from tests.compile.harness import (
     Request,
     ViewData,
     check_case,
+    check_date_range,
     engine,  # noqa: F401 - the fixture
     entities,
     entity_frame,
@@ -680,3 +681,38 @@ def test_only_entity_less_views_need_no_key_columns(engine: Engine) -> None:
                     pa.schema([pa.field("event_timestamp", NAIVE)]))
     run(engine, Case([_global_view()], [Request("global_stats", ("rate",))], data),
         {"rate": [0.1, 0.3]})
+
+
+
+# -- date-range retrieval (entity_df=None) --------------------------------------------------------
+
+def test_date_range_every_key_with_rows_in_the_window(engine: Engine) -> None:
+    rows = [fr(1, T - 5 * H, 0.5), fr(1, T - H, 0.1), fr(2, T - 10 * H, 1.0), fr(3, T + H, 3.0),
+            fr(4, T - 2 * H, None), fr(None, T - H, 7.0)]
+    case = Case([view("stats", rows, ttl=6 * H)], [Request("stats", ("conv",))], ents([]))
+    got = check_date_range(engine, case, T - 6 * H, T)
+    assert sorted(got.column("driver_id").to_pylist()) == [1, 4]  # 2: too old, 3: future, NULL key
+    # Values as of end_date, ttl from it: key 2's row is in this window but 10h old at the end.
+    got = check_date_range(engine, case, T - 12 * H, T)
+    assert dict(zip(got.column("driver_id").to_pylist(), got.column("conv").to_pylist())) == {
+        1: 0.1, 2: None, 4: None}
+
+
+def test_date_range_with_aliases_global_views_and_zones(engine: Engine) -> None:
+    requests = [Request("customer_stats", ("spend",)), Request("global_stats", ("rate",))]
+    case = Case([*_three_views(), _global_view()], requests, ents([]), full_feature_names=True)
+    check_date_range(engine, case, datetime(2024, 3, 10, 4, 0, tzinfo=ZoneInfo("America/New_York")),
+                     (T + 2 * H).replace(tzinfo=timezone.utc))
+    check_date_range(engine, Case([_global_view()], [Request("global_stats", ("rate",))], ents([])),
+                     T - 4 * H, T)
+    empty = check_date_range(engine, Case([_global_view()], [Request("global_stats", ("rate",))],
+                                          ents([])), T - 100 * H, T - 90 * H)
+    assert empty.num_rows == 0
+
+
+def test_date_range_needs_shared_join_keys(engine: Engine) -> None:
+    case = Case(_three_views(), [Request("customer_stats", ("spend",)), Request("driver_stats", ("conv",))],
+                ents([]))
+    with pytest.raises(FeatsqlError, match="share their join keys: 'customer_stats' has customer_id,"
+                                           " 'driver_stats' has driver_id"):
+        check_date_range(engine, case, T - H, T)
