@@ -81,7 +81,10 @@ def _print_plan(plan) -> None:
 def plan(obj: _Ctx, no_parse: bool) -> None:
     """Show what apply would change, without writing anything."""
     p = obj.store().plan(parse=not no_parse)
-    _print_plan(p)
+    if p.macros_stale is not None:
+        click.echo(f"~ dbt macros: {p.macros_stale} is out of date; apply rewrites it")
+    if p.effective or p.macros_stale is None:
+        _print_plan(p)
     click.echo(f"Plan: {p.summary()}.")
 
 
@@ -94,6 +97,8 @@ def apply(obj: _Ctx, no_parse: bool) -> None:
     p = store.apply(parse=not no_parse)
     _print_plan(p)
     click.echo(f"Applied: {p.summary()} (registry {store.registry.location}).")
+    if p.macros_written is not None:
+        click.echo(f"Wrote the dbt macros' SQL to {p.macros_written}.")
 
 
 @main.command()
@@ -266,9 +271,9 @@ def _entity_rows(args: tuple[str, ...]) -> list[dict[str, str]]:
                 raise click.UsageError(f"entity '{arg}': expected key=value[,key=value...]")
             row[name.strip()] = value.strip()
         rows.append(row)
-    if not rows:
-        raise click.UsageError("give at least one entity, e.g. driver_id=1001")
-    return rows
+    # None given: one row without keys (enough for views without entities; otherwise the SDK
+    # names the join keys the features need).
+    return rows or [{}]
 
 
 @main.command(name="get-online")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from featsql.definitions import KINDS, Definitions
@@ -27,6 +28,9 @@ class Change:
 class Plan:
     changes: list[Change]
     new_state: RegistryState
+    # The dbt macros' compiled SQL file: rewritten by apply / out of date (plan).
+    macros_written: Path | None = None
+    macros_stale: Path | None = None
 
     @property
     def effective(self) -> list[Change]:

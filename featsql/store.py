@@ -70,21 +70,44 @@ class FeatureStore:
     # -- apply / plan / teardown ------------------------------------------------------------------
     def build(self, parse: bool = True) -> Definitions:
         """Definitions from dbt's manifest and the built relations; raises on any bad declaration."""
+        return self._build(parse)[1]
+
+    def _build(self, parse: bool) -> tuple[dict, Definitions]:
         from featsql import manifest
         from featsql.declarations import build_definitions
 
         doc = manifest.load_manifest(self.config, parse=parse)
         views, services = manifest.feature_views(doc), manifest.feature_services(doc)
         with self.warehouse() as wh:
-            return build_definitions(views, services, wh.columns, wh.parse_type)
+            return doc, build_definitions(views, services, wh.columns, wh.parse_type)
 
     def plan(self, parse: bool = True) -> Plan:
         """What apply would change; writes nothing."""
-        return make_plan(self.registry.load(), self.build(parse=parse))
+        from featsql.compile import macros
+
+        doc, wanted = self._build(parse)
+        plan = make_plan(self.registry.load(), wanted)
+        project_dir = self.config.dbt_project_dir
+        if macros.uses_macros(doc, project_dir):
+            target = macros.path(project_dir)
+            text = macros.render(macros.compile_project(doc, wanted))
+            if not target.is_file() or target.read_text() != text:
+                plan.macros_stale = target
+        return plan
 
     def apply(self, parse: bool = True) -> Plan:
-        """Validate everything, create online tables, then commit the registry in one write."""
-        wanted = self.build(parse=parse)
+        """Validate everything, create online tables, then commit the registry in one write; in
+        a project with the featsql dbt package, rewrite the macros' compiled SQL too."""
+        from featsql.compile import macros
+        from featsql.errors import ValidationError
+
+        project_dir = self.config.dbt_project_dir
+        try:
+            doc, wanted = self._build(parse)
+            compiled = macros.compile_project(doc, wanted) if macros.uses_macros(doc, project_dir) else None
+        except ValidationError as e:
+            macros.write_error(project_dir, str(e))  # the dbt macros say the same, not stale SQL
+            raise
         registry = self.registry
         plan = make_plan(registry.load(), wanted)
         old = registry.load().definitions(upgrade=True)
@@ -95,6 +118,8 @@ class FeatureStore:
         registry.commit(plan.new_state)
         self.online_store.drop(gone)
         self._definitions = wanted
+        if compiled is not None:
+            plan.macros_written = macros.write(project_dir, macros.render(compiled))
         return plan
 
     def teardown(self) -> TeardownReport:

@@ -29,15 +29,22 @@ CREATED_TS = "_featsql_created_ts"
 _ROW_NUMBER = "_featsql_rn"
 
 
-def latest_values(view: FeatureView, start: datetime | None, end: datetime,
-                  wh: Warehouse) -> exp.Select:
-    """The latest row per entity of `view` with start <= ts <= end (no lower bound if None)."""
-    query = _projection(view, view.relation, wh, start, end)
+def latest_values(view: FeatureView, start: datetime | exp.Expression | None,
+                  end: datetime | exp.Expression, wh: Warehouse,
+                  view_columns: bool = False) -> exp.Select:
+    """The latest row per entity of `view` with start <= ts <= end (no lower bound if None).
+
+    Bounds are datetimes (naive = UTC) or SQL expressions (the dbt macro's arguments). The
+    result has the online columns (keys, EVENT_TS, CREATED_TS, features); with `view_columns`
+    the view's own columns instead (keys, its time columns as stored, features): the
+    `featsql.latest_values` table that a view's `latest_table` names.
+    """
+    query = _projection(view, view.relation, wh, start, end, view_columns)
     order = _newest_first(view, wh)
     if not view.join_keys:  # an entity-less view: its one latest row
         return query.order_by(*order, copy=False).limit(1, copy=False)
     if wh.latest_arg_max:
-        return _arg_max(view, wh, start, end)
+        return _arg_max(view, wh, query, view_columns)
     keys = [wh.col(k) for k in view.join_keys]
     if wh.qualify:
         rank = exp.Window(this=exp.RowNumber(), partition_by=keys, order=exp.Order(expressions=order))
@@ -49,7 +56,7 @@ def latest_values(view: FeatureView, start: datetime | None, end: datetime,
     # No QUALIFY and no DISTINCT ON: rank in a subquery, keep rank 1 outside.
     rank = exp.Window(this=exp.RowNumber(), partition_by=keys, order=exp.Order(expressions=order))
     inner = query.select(exp.alias_(rank, _ROW_NUMBER, quoted=True), copy=False)
-    outer_cols = [col(c) for c in output_columns(view, wh)]
+    outer_cols = [col(c) for c in _names(view, wh, view_columns)]
     return (exp.select(*outer_cols)
             .from_(exp.Subquery(this=inner, alias=exp.TableAlias(this=ident("_featsql_latest"))))
             .where(exp.EQ(this=col(_ROW_NUMBER), expression=exp.Literal.number(1))))
@@ -71,8 +78,14 @@ def materialization_query(view: FeatureView, start: datetime | None, end: dateti
 
 def output_columns(view: FeatureView, wh: Warehouse) -> list[str]:
     """Result column names, as the query spells them (keys and features as stored)."""
-    return [*(wh.stored_name(k) for k in view.join_keys), EVENT_TS, CREATED_TS,
-            *(wh.stored_name(f.name) for f in view.features)]
+    return _names(view, wh, view_columns=False)
+
+
+def _names(view: FeatureView, wh: Warehouse, view_columns: bool) -> list[str]:
+    times = ([view.timestamp_field, *([view.created_timestamp_field] if view.created_timestamp_field else [])]
+             if view_columns else [EVENT_TS, CREATED_TS])
+    names = [*view.join_keys, *times, *(f.name for f in view.features)]
+    return [n if n in (EVENT_TS, CREATED_TS) else wh.stored_name(n) for n in names]
 
 
 def event_time(view: FeatureView, wh: Warehouse) -> exp.Expression:
@@ -81,34 +94,46 @@ def event_time(view: FeatureView, wh: Warehouse) -> exp.Expression:
                        view.timestamp_offset_seconds)
 
 
-def _projection(view: FeatureView, source: Relation, wh: Warehouse, start: datetime | None,
-                end: datetime) -> exp.Select:
-    """Keys, UTC times and features of the rows of `source` inside the window."""
-    created = (wh.known_at(wh.col(view.created_timestamp_field), view.created_timestamp_dtype)
-               if view.created_timestamp_field else exp.cast(exp.null(), wh.naive_type))
+def _bound(value: datetime | exp.Expression, wh: Warehouse) -> exp.Expression:
+    """A window bound: a datetime as a UTC literal; an expression (a macro argument) as given."""
+    if isinstance(value, exp.Expression):
+        return value.copy()
+    return wh.timestamp_literal(_iso(value))
+
+
+def _projection(view: FeatureView, source: Relation, wh: Warehouse,
+                start: datetime | exp.Expression | None, end: datetime | exp.Expression,
+                view_columns: bool = False) -> exp.Select:
+    """Keys, times and features of the rows of `source` inside the window: the UTC times the
+    online stores use, or with `view_columns` the view's own time columns."""
     cols: list[exp.Expression] = [wh.col(k) for k in view.join_keys]
-    cols.append(exp.alias_(event_time(view, wh), EVENT_TS, quoted=True))
-    cols.append(exp.alias_(created, CREATED_TS, quoted=True))
+    if view_columns:
+        cols.append(wh.col(view.timestamp_field))
+        if view.created_timestamp_field:
+            cols.append(wh.col(view.created_timestamp_field))
+    else:
+        created = (wh.known_at(wh.col(view.created_timestamp_field), view.created_timestamp_dtype)
+                   if view.created_timestamp_field else exp.cast(exp.null(), wh.naive_type))
+        cols.append(exp.alias_(event_time(view, wh), EVENT_TS, quoted=True))
+        cols.append(exp.alias_(created, CREATED_TS, quoted=True))
     cols += [wh.col(f.name) for f in view.features]
     ts = event_time(view, wh)
     conds: list[exp.Expression] = [exp.Not(this=exp.Is(this=wh.col(k), expression=exp.null()))
                                    for k in view.join_keys]
     if start is not None:
-        conds.append(exp.GTE(this=ts.copy(), expression=wh.timestamp_literal(_iso(start))))
-    conds.append(exp.LTE(this=ts.copy(), expression=wh.timestamp_literal(_iso(end))))
+        conds.append(exp.GTE(this=ts.copy(), expression=_bound(start, wh)))
+    conds.append(exp.LTE(this=ts.copy(), expression=_bound(end, wh)))
     return exp.select(*cols).from_(wh.table(source)).where(exp.and_(*conds))
 
 
-def _arg_max(view: FeatureView, wh: Warehouse, start: datetime | None,
-             end: datetime) -> exp.Select:
+def _arg_max(view: FeatureView, wh: Warehouse, scan: exp.Select, view_columns: bool) -> exp.Select:
     """One hash aggregate: per key, ARG_MAX of the whole row as a struct by (ts, created).
 
     The struct keeps the row whole (separate ARG_MAX calls could mix rows tied on both times);
     a NULL created time ranks below any other, as DESC NULLS LAST does in the window form.
     """
-    scan = _projection(view, view.relation, wh, start, end)
     fields = [e.unalias() if isinstance(e, exp.Alias) else e for e in scan.expressions]
-    names = output_columns(view, wh)
+    names = _names(view, wh, view_columns)
     n_keys = len(view.join_keys)
     row = exp.Struct(expressions=[exp.PropertyEQ(this=ident(n), expression=e.copy())
                                   for n, e in zip(names[n_keys:], fields[n_keys:])])

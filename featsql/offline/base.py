@@ -32,6 +32,12 @@ def warehouse_class(adapter_type: str) -> type[Warehouse]:
         ) from None
 
 
+def warehouse_classes() -> list[type[Warehouse]]:
+    """Every warehouse featsql supports, by adapter type (the dbt macros are compiled for each)."""
+    _load_builtin()
+    return [_REGISTRY[t] for t in sorted(_REGISTRY)]
+
+
 def for_dialect(dialect: str) -> Warehouse:
     """The warehouse whose SQL dialect is `dialect`, unconnected (to compile for it)."""
     from featsql.errors import FeatsqlError, did_you_mean

@@ -272,16 +272,55 @@ def entity_sql(engine: Engine, entities: pa.Table) -> str:
     return exp.select("*").from_(sql_table(relation)).sql(dialect=engine.dialect)
 
 
-def check_case(engine: Engine, case: Case, modes: Sequence[str] = ("df", "sql")) -> None:
-    """Run `case` on `engine` for each entity-set mode and compare with the oracle."""
+def render_macro(body: str, entity: str, ref: Callable[..., str], **params: Any) -> str:
+    """A compiled dbt macro body (featsql.compile.macros) rendered as dbt renders it: `entity`
+    and each `ref()` replaced by relation SQL, latest-values bounds by `params`."""
+    import jinja2
+
+    return jinja2.Environment(undefined=jinja2.StrictUndefined).from_string(body).render(
+        entity=entity, ref=ref, **params)
+
+
+def macro_job(engine: Engine, case: Case, defs: Definitions, entities: pa.Table):
+    """The case through the dbt macro's SQL: the compiled featsql.training_set body for this
+    engine, rendered with the entity table and each view's relation, run as a RetrievalJob."""
+    import sqlglot
+
+    from featsql.compile.macros import TrainingCall, training_set_body
+    from featsql.training import RetrievalJob
+
+    wh = engine.plan_warehouse()
+    requests = resolve(feature_refs(case), defs, case.full_feature_names)
+    call = TrainingCall("case", "case.sql", None, case.full_feature_names, case.timestamp_column,
+                        case.filter_by_created_timestamp)
+    body = training_set_body(wh, requests, call, root_project="cases")
+    relation = engine.write_table(engine.fresh("entities"), entities)
+    by_name = {v.name: v for v in defs.feature_views.values()}
+    sql = "SELECT * FROM " + render_macro(
+        body, sql_table(relation).sql(dialect=engine.dialect),
+        lambda name: sql_table(by_name[name].relation).sql(dialect=engine.dialect))
+    query = sqlglot.parse_one(sql, read=engine.dialect)
+    kinds = {r.output_name(f, case.full_feature_names): r.view.feature(f).kind
+             for r in requests for f in r.features}
+    return RetrievalJob(wh, query, engine.open_warehouse, kinds=kinds)
+
+
+def check_case(engine: Engine, case: Case, modes: Sequence[str] = ("df", "sql", "macro")) -> None:
+    """Run `case` on `engine` for each entity-set mode (a DataFrame, SQL, and the SQL entity
+    set through the dbt macro's compiled SQL) and compare with the oracle."""
     defs = load(engine, case)
     want = oracle.expected(oracle_requests(case), case.entities.to_pylist(), case.timestamp_column,
                            case.full_feature_names, case.filter_by_created_timestamp)
     picks: dict[str, dict[Any, tuple]] = {}
     for mode in modes:
-        entity_df = (entity_frame(case.entities) if mode == "df"
-                     else entity_sql(engine, case.entities))
-        job = plan(engine, case, defs, entity_df)
+        if mode == "macro":
+            job = macro_job(engine, case, defs, case.entities)
+        else:
+            entity_df = (entity_frame(case.entities) if mode == "df"
+                         else entity_sql(engine, case.entities))
+            job = plan(engine, case, defs, entity_df)
+        if mode == "macro" and engine.rewrite is not None:
+            job.query = engine.rewrite(job.query)
         got = job.to_arrow()
         if engine.fold_case:
             got = got.rename_columns([c.lower() for c in got.column_names])

@@ -1,6 +1,7 @@
 """The fixed point-in-time cases of DESIGN.md section 6, on every engine, checked by the oracle.
 
-Every case runs twice per engine: entity set as a DataFrame and as SQL (harness.check_case).
+Every case runs three times per engine (harness.check_case): entity set as a DataFrame, as SQL,
+and through the dbt macro `featsql.training_set`'s compiled SQL (featsql.compile.macros).
 Most tests also pin the expected values by hand, so the oracle itself is checked.
 """
 from __future__ import annotations

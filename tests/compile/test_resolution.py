@@ -173,3 +173,54 @@ def test_the_check_catches_a_misspelled_name() -> None:
                             read="snowflake")
     with pytest.raises(pytest.fail.Exception, match="does not resolve"):
         resolve("snowflake", bad, warehouse_schema("snowflake"), "misspelled")
+
+
+# -- the dbt macros' compiled SQL (featsql.compile.macros), rendered as dbt renders it ------------
+
+def _ref_in(dialect: str):
+    database, schema_name = LOCATION[dialect]
+
+    def ref(name: str) -> str:
+        from featsql.sql import table
+
+        return table(Relation(database=database, schema_name=schema_name, identifier=name),
+                     dialect).sql(dialect=dialect)
+    return ref
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("what,features,options", [
+    ("service, full names", "driver_ranking_v1", {"full_feature_names": True}),
+    ("service, known-at", "driver_ranking_v1", {"full_feature_names": True,
+                                                "filter_by_created_timestamp": True}),
+    ("view:*", ["driver_hourly_stats:*"], {}),
+])
+def test_macro_training_set_resolves(dialect: str, what: str, features: Any, options: dict) -> None:
+    """featsql.training_set's SQL for this warehouse, its ref()s and entity rendered as dbt
+    would, names only what exists (no cloud connection, no get_columns_in_relation)."""
+    from featsql.compile.macros import TrainingCall, training_set_body
+    from featsql.refs import resolve as resolve_refs
+    from tests.compile.harness import render_macro
+
+    defs = definitions(dialect)
+    wanted = defs.feature_services[features] if isinstance(features, str) else features
+    requests = resolve_refs(wanted, defs, options.get("full_feature_names", False))
+    body = training_set_body(for_dialect(dialect), requests, TrainingCall("m", "m.sql", features, **options),
+                             root_project="driver_ranking")
+    ref = _ref_in(dialect)
+    sql = "SELECT * FROM " + render_macro(body, ref("driver_labels"), ref)
+    resolve(dialect, sqlglot.parse_one(sql, read=dialect), warehouse_schema(dialect), f"macro: {what}")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+@pytest.mark.parametrize("bounds", [{}, {"start": "'2025-01-01 00:00:00'", "end": "current_timestamp"}],
+                         ids=["unbounded", "bounded"])
+def test_macro_latest_values_resolves(dialect: str, bounds: dict) -> None:
+    from featsql.compile.macros import latest_values_body
+    from tests.compile.harness import render_macro
+
+    view = definitions(dialect).feature_views["driver_hourly_stats"]
+    body = latest_values_body(for_dialect(dialect), view, root_project="driver_ranking")
+    ref = _ref_in(dialect)
+    sql = "SELECT * FROM " + render_macro(body, "", ref, start=bounds.get("start"), end=bounds.get("end"))
+    resolve(dialect, sqlglot.parse_one(sql, read=dialect), warehouse_schema(dialect), "macro: latest values")

@@ -88,4 +88,4 @@ def test_compile_materialize_prints_the_latest_values_query(applied_repo: Path) 
     assert snow.exit_code == 0 and '"DRIVER_ID"' in snow.stdout and '"DRIVER_HOURLY_STATS"' in snow.stdout
     both = invoke("compile", "--materialize", "driver_hourly_stats", "--entity-sql", "select 1",
                   "--features", "driver_hourly_stats:conv_rate", cwd=applied_repo)
-    assert both.exit_code == 2 and "exactly one of --entity-sql or --materialize" in both.output
+    assert both.exit_code == 2 and "exactly one of --entity-sql (or --start-date/--end-date) or --materialize" in both.output
