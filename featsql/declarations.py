@@ -16,16 +16,20 @@ from featsql.definitions import (
     FeatureService,
     FeatureView,
     Relation,
+    RequestColumn,
+    RequestFeature,
     ViewProjection,
 )
 from featsql.durations import parse_duration
-from featsql.errors import ValidationError, did_you_mean
+from featsql.errors import FeatsqlError, ValidationError, did_you_mean
 from featsql.manifest import Declared
 from featsql.types import TIME_TYPES, ValueType, logical_type, type_kind
 
 VIEW_KEYS = {"entities", "timestamp_field", "created_timestamp_field", "timestamp_offset", "ttl",
              "online", "features", "latest_table", "description"}
-SERVICE_KEYS = {"features", "description"}
+SERVICE_KEYS = {"features", "description", "request"}
+REQUEST_KEYS = {"name", "type"}
+COMPUTED_KEYS = {"name", "sql", "type", "description"}
 PROJECTION_KEYS = {"view", "alias", "join_key_map", "features"}
 ENTITY_KEYS = {"name", "join_key", "description"}
 DEFAULT_TIMESTAMP = "event_timestamp"
@@ -249,8 +253,12 @@ def _service(problems: _Problems, d: Declared, views: dict[str, FeatureView],
                              f"{did_you_mean(str(f), set(names))}")
         return out
 
+    computed: list[tuple[int, dict]] = []
     for i, item in enumerate(items):
         key = f"featsql.features[{i}]"
+        if isinstance(item, dict) and "sql" in item:
+            computed.append((i, item))  # checked once every stored feature is known
+            continue
         if isinstance(item, str):
             if ":" not in item:
                 problems.add(d, "exposure", key, f"expected 'view:feature' or 'view:*', got '{item}'")
@@ -290,12 +298,77 @@ def _service(problems: _Problems, d: Declared, views: dict[str, FeatureView],
             chosen[proj.name] = proj
         else:
             problems.add(d, "exposure", key, f"expected 'view:feature' or a mapping, got {item!r}")
+    projections = tuple(chosen[n] for n in order)
+    request = _request_columns(problems, d, meta.get("request"))
+    features = _computed(problems, d, computed, projections, views, request)
     if len(problems.lines) > before:
         return None
     return FeatureService(
-        name=d.name, projections=tuple(chosen[n] for n in order), description=d.description,
+        name=d.name, projections=projections, description=d.description,
         owner=d.owner, unique_id=d.unique_id, yaml_file=d.yaml_file,
+        request=tuple(request), computed=tuple(features),
     )
+
+
+def _request_columns(problems: _Problems, d: Declared, raw: Any) -> list[RequestColumn]:
+    """`request: [{name, type}]`: what callers send with each entity row."""
+    from featsql.compile.request import TYPES
+
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.add(d, "exposure", "featsql.request", "expected a list of {name, type}")
+        return []
+    out = []
+    for i, item in enumerate(raw):
+        key = f"featsql.request[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+            problems.add(d, "exposure", key, "expected {name, type}")
+            continue
+        _unknown(problems, d, "exposure", key, item, REQUEST_KEYS)
+        kind = item.get("type")
+        if kind not in TYPES:
+            problems.add(d, "exposure", f"{key}.type", f"expected one of {', '.join(TYPES)}, got {kind!r}")
+            continue
+        out.append(RequestColumn(name=item["name"], type=kind))
+    return out
+
+
+def _computed(problems: _Problems, d: Declared, items: list[tuple[int, dict]],
+              projections: tuple[ViewProjection, ...], views: dict[str, FeatureView],
+              request: list[RequestColumn]) -> list[RequestFeature]:
+    """Request-time features: each expression parses, names only request columns and features
+    of this service, uses only the portable set, and has a type (declared or inferred)."""
+    from featsql.compile import request as rt
+
+    if not items:
+        return []
+    inputs = rt.service_inputs(projections, views, request)
+    taken = set(inputs)
+    out = []
+    for i, item in items:
+        key = f"featsql.features[{i}]"
+        _unknown(problems, d, "exposure", key, item, COMPUTED_KEYS)
+        name, sql = item.get("name"), item.get("sql")
+        if not isinstance(name, str) or not name:
+            problems.add(d, "exposure", f"{key}.name", "required: the request-time feature's name")
+            continue
+        if name in taken:
+            problems.add(d, "exposure", f"{key}.name", f"'{name}' is already a feature or request column"
+                         " of this service")
+            continue
+        if not isinstance(sql, str) or not sql.strip():
+            problems.add(d, "exposure", f"{key}.sql", "expected a SQL expression")
+            continue
+        try:
+            kind = rt.result_type(rt.parse(sql), inputs, item.get("type"))
+        except FeatsqlError as e:
+            problems.add(d, "exposure", f"{key}.sql", f"feature '{name}': {e}")
+            continue
+        taken.add(name)
+        out.append(RequestFeature(name=name, sql=sql, type=kind,
+                                  description=str(item.get("description") or "")))
+    return out
 
 
 def build_definitions(

@@ -102,9 +102,28 @@ class ViewProjection(_Def):
         return self.alias or self.view
 
 
+class RequestColumn(_Def):
+    """A value the caller sends with each entity row (Feast's request data)."""
+
+    name: str
+    type: Kind
+
+
+class RequestFeature(_Def):
+    """A feature computed at request time: a SQL expression over the service's request columns
+    and features (featsql.compile.request), run by the warehouse offline and in-process online."""
+
+    name: str
+    sql: str
+    type: Kind
+    description: str = ""
+
+
 class FeatureService(_Def):
     name: str
     projections: tuple[ViewProjection, ...]
+    request: tuple[RequestColumn, ...] = ()
+    computed: tuple[RequestFeature, ...] = ()
     description: str = ""
     owner: str = ""
     unique_id: str = ""

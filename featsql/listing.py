@@ -15,4 +15,6 @@ def rows(kind: str, items: list[Any]) -> tuple[list[str], list[list[str]]]:
              format_duration(v.ttl) or "-", "yes" if v.online else "no", ".".join(v.relation.parts())]
             for v in items
         ]
-    return ["NAME", "FEATURES", "OWNER"], [[s.name, ",".join(s.feature_refs), s.owner] for s in items]
+    return ["NAME", "FEATURES", "REQUEST-TIME", "OWNER"], [
+        [s.name, ",".join(s.feature_refs), ",".join(c.name for c in s.computed) or "-", s.owner]
+        for s in items]

@@ -87,6 +87,7 @@ class _ViewRead:
     def __init__(self, request: ViewRequest, full: bool):
         view = request.view
         self.view = view
+        self.name, self.features = request.name, request.features
         self.key_columns = request.entity_columns
         names = [f.name for f in view.features]
         self.indices = [names.index(f) for f in request.features]
@@ -122,20 +123,26 @@ class ReadPlan:
         clash = sorted(set(outputs) & self.column_set)
         if clash:
             raise FeatsqlError(f"feature '{clash[0]}' has the name of a join key; use full_feature_names=True")
+        self.computed = _ComputedReads(features, definitions, self.reads)
+        for c in self.computed.items:
+            self.kinds[c.name] = c.kind
+        # Entity rows carry the join keys and, for request-time features, the request columns.
+        self.row_columns = self.column_set | frozenset(self.computed.request)
 
     def read(self, store: OnlineStore,
              entity_rows: Iterable[dict[str, Any]] | dict[str, list[Any]]) -> OnlineResponse:
-        normalized, lookups = self._lookups(entity_rows)
-        return self._response(normalized, store.read(lookups))
+        normalized, lookups, request = self._lookups(entity_rows)
+        return self._response(normalized, store.read(lookups), request)
 
     async def read_async(self, store: OnlineStore,
                          entity_rows: Iterable[dict[str, Any]] | dict[str, list[Any]]) -> OnlineResponse:
         """`read` with the store's round trip awaited (the server's event loop goes on)."""
-        normalized, lookups = self._lookups(entity_rows)
-        return self._response(normalized, await store.read_async(lookups))
+        normalized, lookups, request = self._lookups(entity_rows)
+        return self._response(normalized, await store.read_async(lookups), request)
 
-    def _lookups(self, entity_rows: Any) -> tuple[dict[str, list[Any]], list[Any]]:
+    def _lookups(self, entity_rows: Any) -> tuple[dict[str, list[Any]], list[Any], dict[str, list[Any]]]:
         keys, n = self._columns(entity_rows)
+        request = self.computed.request_values(keys) if self.computed.items else {}
         normalized = {c: [self.normalizers[c](v) for v in keys[c]] for c in self.columns}
         lookups = []
         for read in self.reads:
@@ -144,9 +151,10 @@ class ReadPlan:
                 lookups.append((read.view, [()] * n))
                 continue
             lookups.append((read.view, list(zip(*cols)) if len(cols) > 1 else [(v,) for v in cols[0]]))
-        return normalized, lookups
+        return normalized, lookups, request
 
-    def _response(self, normalized: dict[str, list[Any]], results: list[Any]) -> OnlineResponse:
+    def _response(self, normalized: dict[str, list[Any]], results: list[Any],
+                  request: dict[str, list[Any]]) -> OnlineResponse:
         now = time.time_ns() // 1000
         values: dict[str, list[Any]] = {}
         statuses: dict[str, list[str]] = {}
@@ -163,6 +171,8 @@ class ReadPlan:
                 values[name] = column if dec is None else [dec(v) for v in column]
                 statuses[name] = status
                 stamps[name] = micros
+        if self.computed.items:
+            self.computed.evaluate(values, statuses, stamps, request)
         echoed = {c: (vals if self.key_decoders[c] is None else [self.key_decoders[c](v) for v in vals])
                   for c, vals in normalized.items()}
         return OnlineResponse(echoed, values, statuses, stamps, self.kinds)
@@ -172,7 +182,7 @@ class ReadPlan:
         columnar form (which, with only entity-less views requested, stands for one row)."""
         if isinstance(entity_rows, dict):
             self._check_keys(entity_rows, "")
-            columns = {c: entity_rows[c] for c in self.columns}
+            columns = {c: entity_rows[c] for c in self.row_columns}
             bad = [c for c, v in columns.items() if not isinstance(v, (list, tuple))]
             if bad:
                 raise FeatsqlError(f"entity rows: '{bad[0]}' must be a list of values")
@@ -181,11 +191,11 @@ class ReadPlan:
                 raise FeatsqlError("entity rows: every join-key list must have the same length")
             return {c: list(v) for c, v in columns.items()}, lengths.pop() if lengths else 1
         rows = entity_rows if isinstance(entity_rows, list) else list(entity_rows)
-        column_set = self.column_set
+        column_set = self.row_columns
         for i, row in enumerate(rows):
             if not isinstance(row, dict) or row.keys() != column_set:
                 self._bad_row(i, row)
-        return {c: [row[c] for row in rows] for c in self.columns}, len(rows)
+        return {c: [row[c] for row in rows] for c in column_set}, len(rows)
 
     def _bad_row(self, i: int, row: Any) -> None:
         if not isinstance(row, dict):
@@ -194,15 +204,123 @@ class ReadPlan:
 
     def _check_keys(self, given: Iterable[str], where: str) -> None:
         """An unknown or a missing join key among `given` is one clear error."""
-        extra = [c for c in given if c not in self.column_set]
+        extra = [c for c in given if c not in self.row_columns]
+        need = ", ".join([*self.columns, *self.computed.request])
         if extra:
             raise FeatsqlError(f"{where}unknown join key '{extra[0]}'"
-                               f"{did_you_mean(str(extra[0]), self.column_set)};"
-                               f" the requested features need {', '.join(self.columns)}")
+                               f"{did_you_mean(str(extra[0]), set(self.row_columns))};"
+                               f" the requested features need {need}")
         missing = [c for c in self.columns if c not in given]
         if missing:
             raise FeatsqlError(f"{where}missing join key '{missing[0]}'"
-                               f" (the requested features need {', '.join(self.columns)})")
+                               f" (the requested features need {need})")
+        missing = [c for c in self.computed.request if c not in given]
+        if missing:
+            raise FeatsqlError(f"{where}missing request column '{missing[0]}'"
+                               f" (the requested features need {need})")
+
+
+_STATUS_RANK = {PRESENT: 0, OUTSIDE_MAX_AGE: 1, NOT_FOUND: 2}
+
+
+class _ComputedReads:
+    """A service's request-time features, each compiled once into a column evaluator over the
+    read's feature values and the request columns (featsql.compile.request), with statuses."""
+
+    def __init__(self, features: Any, definitions: Definitions, reads: list[_ViewRead]):
+        from featsql.compile.request import column_evaluator, computed_features
+
+        self.items = computed_features(features, definitions.feature_views)
+        self.request: tuple[str, ...] = self.items[0].request if self.items else ()
+        self.request_kinds = {c: self.items[0].inputs[c] for c in self.request}
+        columns: dict[str, str] = {}  # expression input name -> output column of the read
+        for read in reads:
+            for f, out in zip(read.features, read.outputs):
+                columns[f"{read.name}__{f}"] = out
+                columns.setdefault(f, out)
+        self.plans = []
+        for c in self.items:
+            used = sorted(c.uses())
+            self.plans.append((c, column_evaluator(c.node, c.inputs),
+                               [(u, columns[u]) for u in used if u not in self.request],
+                               [u for u in used if u in self.request]))
+
+    def request_values(self, keys: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        """The request columns taken out of the entity rows, each value as its declared type."""
+        out = {}
+        for c in self.request:
+            kind, values = self.request_kinds[c], keys.pop(c)
+            native = _NATIVE.get(kind)
+            if native is not None and set(map(type, values)) <= {native, type(None)}:
+                out[c] = values
+                continue
+            convert = _REQUEST_TYPES[kind]
+            try:
+                out[c] = [None if v is None else convert(v) for v in values]
+            except (TypeError, ValueError):
+                bad = next(v for v in values if not _converts(convert, v))
+                raise FeatsqlError(f"request column '{c}': {bad!r} is not {kind}") from None
+        return out
+
+    def evaluate(self, values: dict[str, list[Any]], statuses: dict[str, list[str]],
+                 stamps: dict[str, list[int | None]], request: dict[str, list[Any]]) -> None:
+        n = len(next(iter(values.values()), None) or next(iter(request.values()), []))
+        for c, fn, used, req in self.plans:
+            env = {name: values[out] for name, out in used}
+            env.update({r: request[r] for r in req})
+            result = fn(env, n)
+            outs = [out for _, out in used]
+            # PRESENT when computed; a NULL result takes the worst status among its inputs.
+            if not outs:
+                status = [PRESENT] * n
+            elif len(outs) == 1 and c.strict:  # NULL exactly where its input is not PRESENT
+                status = statuses[outs[0]]
+            elif len(outs) == 1:
+                status = [PRESENT if v is not None else s for v, s in zip(result, statuses[outs[0]])]
+            else:
+                status = [PRESENT if v is not None else max(ss, key=_STATUS_RANK.__getitem__)
+                          for v, ss in zip(result, zip(*(statuses[o] for o in outs)))]
+            if len(outs) == 1:
+                when = stamps[outs[0]]
+            else:
+                when = [max((t for t in ts if t is not None), default=None)
+                        for ts in zip(*(stamps[o] for o in outs))] if outs else [None] * n
+            values[c.name], statuses[c.name], stamps[c.name] = result, status, when
+
+
+def _converts(convert: Callable[[Any], Any], v: Any) -> bool:
+    try:
+        convert(v)
+        return True
+    except (TypeError, ValueError):
+        return v is None
+
+
+def _to_bool(v: Any) -> bool:
+    if isinstance(v, str):
+        if v.strip().lower() in ("true", "1"):
+            return True
+        if v.strip().lower() in ("false", "0"):
+            return False
+        raise ValueError(v)
+    return bool(v)
+
+
+def _to_int(v: Any) -> int:
+    if isinstance(v, float) and not v.is_integer():
+        raise ValueError(v)
+    return int(v)
+
+
+def _to_time(v: Any) -> datetime:
+    from featsql.durations import to_utc
+
+    return to_utc(v if isinstance(v, (str, datetime)) else str(v)).replace(tzinfo=None)
+
+
+_REQUEST_TYPES: dict[str, Callable[[Any], Any]] = {
+    "int": _to_int, "float": float, "string": str, "bool": _to_bool, "timestamp": _to_time}
+_NATIVE: dict[str, type] = {"int": int, "float": float, "string": str, "bool": bool}
 
 
 _EPOCH_Z = "1970-01-01T00:00:00Z"

@@ -193,7 +193,10 @@ class FeatureStore:
         if features is None:
             raise FeatsqlError("get_historical_features: features is required (a list of"
                                " 'view:feature' or a feature service)")
+        from featsql.compile.request import computed_features
+
         requests = resolve(features, self.definitions, full_feature_names)
+        computed = computed_features(features, self.definitions.feature_views)
         compiler = self.compiler(dialect)
         if entity_df is None:
             if start_date is None or end_date is None:
@@ -203,7 +206,7 @@ class FeatureStore:
                 warehouse=compiler, requests=requests, start=start_date, end=end_date,
                 open_warehouse=self.warehouse, full_feature_names=full_feature_names,
                 filter_by_created_timestamp=filter_by_created_timestamp,
-                timestamp_column=timestamp_column)
+                timestamp_column=timestamp_column, computed=computed)
         if start_date is not None or end_date is not None:
             raise FeatsqlError("get_historical_features: start_date/end_date replace the entity_df;"
                                " give one or the other")
@@ -228,6 +231,7 @@ class FeatureStore:
             open_warehouse=self.warehouse, render_sql=render, columns_of_table=columns_of,
             full_feature_names=full_feature_names,
             filter_by_created_timestamp=filter_by_created_timestamp, timestamp_column=timestamp_column,
+            computed=computed,
         )
 
     def materialization_sql(self, view: str, start: Any = None, end: Any = None,

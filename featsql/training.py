@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from featsql.compile.pit import P, ROW, EntitySet, compile_pit, parse_entity_sql
+from featsql.compile.request import Computed
 from featsql.errors import FeatsqlError
 from featsql.refs import ViewRequest
 from featsql.sql import parse_table_name
@@ -23,19 +24,25 @@ if TYPE_CHECKING:
     from featsql.offline.base import Warehouse
 
 
-def _required_columns(requests: list[ViewRequest], ts_column: str) -> list[str]:
+def _required_columns(requests: list[ViewRequest], ts_column: str,
+                      request_columns: list[str] | None = None) -> list[str]:
     cols = [ts_column]
     for r in requests:
         cols += [c for c in r.entity_columns if c not in cols]
-    return cols
+    return cols + [c for c in request_columns or [] if c not in cols]
 
 
-def _check_columns(have: list[str], requests: list[ViewRequest], ts_column: str, what: str) -> None:
-    missing = [c for c in _required_columns(requests, ts_column) if c not in have]
+def _check_columns(have: list[str], requests: list[ViewRequest], ts_column: str, what: str,
+                   request_columns: list[str] | None = None) -> None:
+    missing = [c for c in _required_columns(requests, ts_column, request_columns) if c not in have]
     if missing:
         need = {c: [r.name for r in requests if c in r.entity_columns] for c in missing}
-        detail = ", ".join(f"'{c}'" + (f" (join key of {', '.join(v)})" if v else " (timestamp)")
-                           for c, v in need.items())
+
+        def role(c: str, views: list[str]) -> str:
+            if views:
+                return f" (join key of {', '.join(views)})"
+            return " (request column)" if c in (request_columns or []) else " (timestamp)"
+        detail = ", ".join(f"'{c}'" + role(c, v) for c, v in need.items())
         raise FeatsqlError(f"{what} is missing column{'s' if len(missing) > 1 else ''} {detail};"
                            f" it has {', '.join(have) or 'no columns'}")
 
@@ -74,6 +81,14 @@ def _check_key_types(types: dict[str, Kind], requests: list[ViewRequest], what: 
                 f" entity column to {want}")
 
 
+def _kinds(requests: list[ViewRequest], full: bool, computed: list[Computed]) -> dict[str, Kind]:
+    """Output column -> registered kind (results come back in those Arrow types)."""
+    kinds: dict[str, Kind] = {r.output_name(f, full): r.view.feature(f).kind  # type: ignore[union-attr]
+                              for r in requests for f in r.features}
+    kinds.update({c.name: c.kind for c in computed})  # type: ignore[misc]
+    return kinds
+
+
 def key_casts(wh: Warehouse, requests: list[ViewRequest]) -> dict[str, exp.DataType]:
     """Entity columns to cast to their view key's warehouse type: string keys whose type is not
     a text type (uuid), which the warehouse would otherwise refuse to compare with text."""
@@ -109,12 +124,12 @@ def _as_arrow(df: Any) -> pa.Table:
     return data
 
 
-def entity_arrow(df: Any, requests: list[ViewRequest],
-                 ts_column: str) -> tuple[pa.Table, pa.ChunkedArray]:
+def entity_arrow(df: Any, requests: list[ViewRequest], ts_column: str,
+                 request_columns: list[str] | None = None) -> tuple[pa.Table, pa.ChunkedArray]:
     """The entity DataFrame as Arrow with its time column as naive UTC and a row id appended;
     and the time column as it was given."""
     data = _as_arrow(df)
-    _check_columns(data.column_names, requests, ts_column, "entity DataFrame")
+    _check_columns(data.column_names, requests, ts_column, "entity DataFrame", request_columns)
     _check_internal(data.column_names, "entity DataFrame")
     _check_key_types({f.name: arrow_kind(f.type) for f in data.schema}, requests, "entity DataFrame")
     original = data.schema.field(ts_column).type
@@ -265,19 +280,22 @@ def plan_training_set(
     full_feature_names: bool = False,
     filter_by_created_timestamp: bool = False,
     timestamp_column: str = "event_timestamp",
+    computed: list[Computed] | None = None,
 ) -> RetrievalJob:
     """Check the entity set, then compile for `warehouse` (an unconnected one is enough);
-    errors surface before any warehouse work."""
+    errors surface before any warehouse work. `computed`: the service's request-time features,
+    whose request columns the entity set must carry."""
     wh = warehouse
-    kinds = {r.output_name(f, full_feature_names): r.view.feature(f).kind  # type: ignore[union-attr]
-             for r in requests for f in r.features}
+    computed = computed or []
+    kinds = _kinds(requests, full_feature_names, computed)
     casts = key_casts(wh, requests)
+    extra = list(computed[0].request) if computed else []
     if isinstance(entity_df, str):
         query = parse_entity_sql(render_sql(entity_df), wh.dialect)
         have = _output_columns(query, columns_of_table)
         if have is not None:
             names = list(have)
-            _check_columns(names, requests, timestamp_column, "entity SQL")
+            _check_columns(names, requests, timestamp_column, "entity SQL", extra)
             _check_clashes(names, requests, full_feature_names, "entity SQL")
             _check_internal(names, "entity SQL")
             typed = {c: wh.parse_type(t) for c, t in have.items() if t}
@@ -291,9 +309,9 @@ def plan_training_set(
             ts_kind = None
         entity = EntitySet(source=query, timestamp_column=timestamp_column, casts=casts,
                            ts_dtype=ts_kind if ts_kind in (*TIME_TYPES, "date") else None)
-        q = compile_pit(wh, entity, requests, full_feature_names, filter_by_created_timestamp)
+        q = compile_pit(wh, entity, requests, full_feature_names, filter_by_created_timestamp, computed)
         return RetrievalJob(wh, q, open_warehouse, kinds=kinds, ts_column=timestamp_column)
-    data, original = entity_arrow(entity_df, requests, timestamp_column)
+    data, original = entity_arrow(entity_df, requests, timestamp_column, extra)
     _check_clashes(data.column_names, requests, full_feature_names, "entity DataFrame")
     name = f"featsql_entity_{uuid.uuid4().hex[:12]}"
     bounds = pc.min_max(data.column(timestamp_column)).as_py() if data.num_rows else {}
@@ -304,7 +322,7 @@ def plan_training_set(
     )
     if not data.num_rows:  # an empty entity set: bounds from the (empty) table itself
         entity.min_ts = entity.max_ts = None
-    q = compile_pit(wh, entity, requests, full_feature_names, filter_by_created_timestamp)
+    q = compile_pit(wh, entity, requests, full_feature_names, filter_by_created_timestamp, computed)
     return RetrievalJob(wh, q, open_warehouse, kinds=kinds, upload=data, upload_name=name,
                         original_ts_type=original.type, original_ts=original,
                         ts_column=timestamp_column,
@@ -321,6 +339,7 @@ def plan_date_range(
     full_feature_names: bool = False,
     filter_by_created_timestamp: bool = False,
     timestamp_column: str = "event_timestamp",
+    computed: list[Computed] | None = None,
 ) -> RetrievalJob:
     """Training rows without an entity set (Feast's `entity_df=None`): every distinct entity key
     of the requested views with a row whose event time is in [start, end], as of `end`.
@@ -357,10 +376,12 @@ def plan_date_range(
     query: exp.Query = parts[0].distinct() if len(parts) == 1 else exp.union(*parts, distinct=True)
     entity = EntitySet(source=query, timestamp_column=timestamp_column, utc_naive=True,
                        min_ts=end_utc, max_ts=end_utc, casts=key_casts(wh, requests))
-    q = compile_pit(wh, entity, requests, full_feature_names, filter_by_created_timestamp)
-    kinds = {r.output_name(f, full_feature_names): r.view.feature(f).kind  # type: ignore[union-attr]
-             for r in requests for f in r.features}
-    return RetrievalJob(wh, q, open_warehouse, kinds=kinds, ts_column=timestamp_column)
+    if computed and computed[0].request:
+        raise FeatsqlError(f"request-time feature '{computed[0].name}' needs request columns"
+                           f" ({', '.join(computed[0].request)}): pass an entity_df that has them")
+    q = compile_pit(wh, entity, requests, full_feature_names, filter_by_created_timestamp, computed)
+    return RetrievalJob(wh, q, open_warehouse, kinds=_kinds(requests, full_feature_names, computed or []),
+                        ts_column=timestamp_column)
 
 
 def _naive_utc(value: Any, name: str) -> datetime:

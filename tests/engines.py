@@ -167,9 +167,12 @@ def plan(dialect: str | Warehouse, defs: Definitions, features: Any, entity: Any
     if isinstance(features, str) and ":" not in features:
         features = defs.feature_services[features]
     requests = resolve(features, defs, kwargs.get("full_feature_names", False))
+    from featsql.compile.request import computed_features
+
     compiler = for_dialect(dialect) if isinstance(dialect, str) else dialect
     return plan_training_set(
         warehouse=compiler, requests=requests, entity_df=entity,
+        computed=computed_features(features, defs.feature_views),
         open_warehouse=open_warehouse or (lambda: pytest.fail("no warehouse here")),
         render_sql=lambda sql: render_refs(sql, manifest or {}, compiler.dialect),
         columns_of_table=columns_of_table or (lambda t: None), **kwargs)

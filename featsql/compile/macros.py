@@ -31,6 +31,7 @@ from sqlglot import exp
 
 from featsql.compile.latest import latest_values
 from featsql.compile.pit import EntitySet, compile_pit
+from featsql.compile.request import Computed, computed_features
 from featsql.definitions import Definitions, FeatureService, FeatureView, Relation
 from featsql.errors import FeatsqlError
 from featsql.refs import ViewRequest, resolve
@@ -207,15 +208,16 @@ def _holed_requests(requests: list[ViewRequest]) -> tuple[list[ViewRequest], dic
 
 
 def training_set_body(wh: Any, requests: list[ViewRequest], call: TrainingCall,
-                      root_project: str) -> str:
-    """The body of `<adapter>__featsql_ts_<key>(entity)`: the compiler's point-in-time query."""
+                      root_project: str, computed: list[Computed] | None = None) -> str:
+    """The body of `<adapter>__featsql_ts_<key>(entity)`: the compiler's point-in-time query
+    (with the service's request-time features, `computed`)."""
     from featsql.training import key_casts
 
     holed, holes = _holed_requests(requests)
     entity = EntitySet(source=exp.Table(this=exp.to_identifier(f"{_HOLE}entity")),
                        timestamp_column=call.timestamp_column, casts=key_casts(wh, requests))
     query = _with_holes(compile_pit(wh, entity, holed, call.full_feature_names,
-                                    call.filter_by_created_timestamp))
+                                    call.filter_by_created_timestamp, computed))
     fills = {f"{_HOLE}entity": "{{ entity }}"}
     fills.update({t: _ref(v, root_project) for t, v in holes.items()})
     return "(\n" + _jinja(query.sql(dialect=wh.dialect, pretty=True), fills) + "\n) as featsql_training_set"
@@ -291,7 +293,9 @@ def compile_project(manifest: dict, defs: Definitions) -> Compiled:
                          f"feature service '{wanted.name}'"])
         entries[name] = {"what": f"featsql.training_set(features={json.dumps(call.features)})",
                          "deps": sorted({tuple(d): d for d in deps}.values())}
-        bodies[name] = {wh.adapter_type: training_set_body(wh, requests, call, root) for wh in warehouses}
+        computed = computed_features(wanted, defs.feature_views)
+        bodies[name] = {wh.adapter_type: training_set_body(wh, requests, call, root, computed)
+                        for wh in warehouses}
     if problems:
         raise ValidationError(problems)
     relations: dict[str, str] = {}

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Callable
 import sqlglot
 from sqlglot import exp
 
+from featsql.compile.request import Computed, to_sql
 from featsql.refs import ViewRequest
 from featsql.sql import col, ident, table
 
@@ -75,6 +76,8 @@ class PointInTimeQuery:
     requests: list[ViewRequest]
     full_feature_names: bool = False
     filter_by_created_timestamp: bool = False
+    # Request-time features (featsql.compile.request): computed over the joined values.
+    computed: list[Computed] = field(default_factory=list)
     ctes: list[exp.CTE] = field(default_factory=list)
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -380,24 +383,44 @@ class PointInTimeQuery:
             sel = [exp.Column(this=exp.Star(), table=ident("e"))]
         q = exp.select(*sel).from_(exp.alias_(table(ENTITY), "e", table=True, quoted=True))
         ts = self._entity_ts("e")
+        values: dict[str, exp.Expression] = {}  # request-time inputs: feature -> its value
         for i, r in enumerate(self.requests):
             a = f"v{i}"
             if self._direct(r):
-                join, values = self._direct_join(i, r, a)
-                q = q.select(*(self._typed(r, f, v).as_(r.output_name(f, self.full_feature_names), quoted=True)
-                               for f, v in zip(r.features, values)))
+                join, raw = self._direct_join(i, r, a)
+                typed = [self._typed(r, f, v) for f, v in zip(r.features, raw)]
                 q.append("joins", join)
+            else:
+                typed = [self._typed(r, f, col(f, a)) for f in r.features]
+            q = q.select(*(v.as_(r.output_name(f, self.full_feature_names), quoted=True)
+                           for f, v in zip(r.features, typed)))
+            for f, v in zip(r.features, typed):
+                if r.view.feature(f).kind == "timestamp_tz":  # type: ignore[union-attr]
+                    v = self.wh.utc_naive(v)
+                values[f"{r.name}__{f}"] = v
+                values.setdefault(f, v)  # the short name: usable only where it is unique
+            if self._direct(r):
                 continue
-            sel_features = [self._typed(r, f, col(f, a)).as_(r.output_name(f, self.full_feature_names),
-                                                              quoted=True) for f in r.features]
-            q = q.select(*sel_features)
             on = [exp.EQ(this=self._ekey(c), expression=col(f"{P}k{j}", a))
                   for j, c in enumerate(r.entity_columns)]
             on.append(exp.EQ(this=ts.copy(), expression=col(TS, a)))
             q = q.join(exp.alias_(table(f"featsql_{i}"), a, table=True, quoted=True),
                        on=exp.and_(*on), join_type="LEFT")
+        for c in self.computed:
+            def value(name: str, c: Computed = c) -> exp.Expression:
+                if name in c.request:
+                    return self._request_column(name, c.inputs[name])
+                return values[name].copy()
+            q = q.select(to_sql(c.node, self.wh, value).as_(c.name, quoted=True))
         q.set("with_", exp.With(expressions=self.ctes))
         return q
+
+    def _request_column(self, name: str, kind: str) -> exp.Expression:
+        """A request column of the entity set as its declared type (times as naive UTC)."""
+        column = self._ecol(name)
+        if kind == "timestamp":
+            return self.wh.utc_naive(column)
+        return exp.cast(column, exp.DataType.build(_SQL_TYPES[kind]))
 
 
     def _typed(self, r: ViewRequest, name: str, value: exp.Expression) -> exp.Expression:
@@ -409,11 +432,15 @@ class PointInTimeQuery:
         return exp.cast(value, exp.DataType.build("BIGINT" if feature.kind == "int" else "DOUBLE"))
 
 
+_SQL_TYPES = {"int": "BIGINT", "float": "DOUBLE", "string": "VARCHAR", "bool": "BOOLEAN"}
+
+
 def compile_pit(wh: Warehouse, entity: EntitySet, requests: list[ViewRequest],
-                full_feature_names: bool = False, filter_by_created_timestamp: bool = False) -> exp.Query:
-    """Build the point-in-time query in `wh`'s dialect."""
+                full_feature_names: bool = False, filter_by_created_timestamp: bool = False,
+                computed: list[Computed] | None = None) -> exp.Query:
+    """Build the point-in-time query in `wh`'s dialect; request-time features last."""
     return PointInTimeQuery(wh, entity, requests, full_feature_names,
-                            filter_by_created_timestamp).build()
+                            filter_by_created_timestamp, computed or []).build()
 
 
 def parse_entity_sql(sql: str, dialect: str) -> exp.Query:

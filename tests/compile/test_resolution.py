@@ -224,3 +224,29 @@ def test_macro_latest_values_resolves(dialect: str, bounds: dict) -> None:
     ref = _ref_in(dialect)
     sql = "SELECT * FROM " + render_macro(body, "", ref, start=bounds.get("start"), end=bounds.get("end"))
     resolve(dialect, sqlglot.parse_one(sql, read=dialect), warehouse_schema(dialect), "macro: latest values")
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_request_time_features_resolve(dialect: str) -> None:
+    """A service's request-time expressions (guards, ROUND, DATE_DIFF, EXTRACT) in the training
+    set of each warehouse name only what exists."""
+    from featsql.compile.request import result_type, parse, service_inputs
+    from featsql.definitions import FeatureService, RequestColumn, RequestFeature, ViewProjection
+
+    defs = definitions(dialect)
+    projections = (ViewProjection(view="driver_hourly_stats", features=("conv_rate", "acc_rate")),)
+    request = (RequestColumn(name="val_to_add", type="int"), RequestColumn(name="seen_at", type="timestamp"))
+    inputs = service_inputs(projections, defs.feature_views, request)
+    sqls = {"plus": "conv_rate + val_to_add", "ratio": "ROUND(conv_rate / acc_rate, 2)",
+            "safe_ln": "CASE WHEN LN(acc_rate) > -1 THEN GREATEST(conv_rate, 0.5) END",
+            "hours": "DATE_DIFF('hour', seen_at, TIMESTAMP '2025-01-08 00:00:00') + EXTRACT(HOUR FROM seen_at)"}
+    service = FeatureService(name="svc", projections=projections, request=request, computed=tuple(
+        RequestFeature(name=n, sql=q, type=result_type(parse(q), inputs, None)) for n, q in sqls.items()))
+    database, schema_name = LOCATION[dialect]
+    labels = Relation(database=database, schema_name=schema_name, identifier="driver_labels")
+    entity = ("select driver_id, event_timestamp, trip_id as val_to_add, event_timestamp as seen_at"
+              " from {{ ref('driver_labels') }}")
+    job = plan(for_dialect(dialect), defs.model_copy(update={"feature_services": {"svc": service}}), "svc",
+               entity, manifest=manifest_for(dialect, lambda _: labels))
+    assert all(f'"{n}"' in job.to_sql() or f"`{n}`" in job.to_sql() for n in sqls)
+    resolve(dialect, job.query, warehouse_schema(dialect), "request-time features")

@@ -75,7 +75,8 @@ class ViewSpec:
     meta: dict[str, Any] = field(default_factory=dict)  # more featsql meta (timestamp_offset ...)
 
 
-def register(store: FeatureStore, specs: list[ViewSpec]) -> dict[str, FeatureView]:
+def register(store: FeatureStore, specs: list[ViewSpec],
+             services: dict[str, dict[str, Any]] | None = None) -> dict[str, FeatureView]:
     """Register views over existing warehouse tables (apply's own validation and typing, minus
     dbt) and create their online tables."""
     from featsql.declarations import build_definitions
@@ -94,12 +95,16 @@ def register(store: FeatureStore, specs: list[ViewSpec]) -> dict[str, FeatureVie
         declared.append(Declared(name=s.name, unique_id=f"model.{PROJECT}.{s.name}",
                                  yaml_file="models/schema.yml", meta=meta,
                                  relation=(None, "main", s.table)))
+    exposures = [Declared(name=n, unique_id=f"exposure.{PROJECT}.{n}", yaml_file="models/schema.yml",
+                          meta=m) for n, m in (services or {}).items()]
     with store.warehouse() as wh:
-        views = build_definitions(declared, [], wh.columns, wh.parse_type).feature_views
+        built = build_definitions(declared, exposures, wh.columns, wh.parse_type)
+    views = built.feature_views
     registry = store.registry
     current = registry.load()
     defs = current.definitions()
     wanted = defs.model_copy(update={
+        "feature_services": {**defs.feature_services, **built.feature_services},
         "feature_views": {**defs.feature_views, **views},
         "entities": {**defs.entities, **{e.name: e for v in views.values() for e in v.entities}}})
     registry.commit(make_plan(current, wanted).new_state)
