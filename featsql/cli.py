@@ -109,6 +109,29 @@ def teardown(obj: _Ctx) -> None:
         click.echo(line)
 
 
+@main.group()
+def registry() -> None:
+    """The registry: move it between a file and a SQL database."""
+
+
+@registry.command(name="migrate")
+@click.option("--to", "url", required=True, metavar="URL",
+              help="A SQL registry: postgresql://..., mysql+pymysql://..., sqlite:///path.")
+@click.pass_obj
+def registry_migrate(obj: _Ctx, url: str) -> None:
+    """Copy the configured registry (objects and watermarks) into an empty SQL registry; then
+    set `registry: URL` in featsql.yml."""
+    from featsql.registry import migrate, open_registry
+
+    if "://" not in url:
+        raise click.UsageError(f"--to {url}: expected a SQL URL (postgresql://, mysql+pymysql://, sqlite:///)")
+    store = obj.store()
+    target = open_registry(store.config.model_copy(update={"registry": url}))  # sqlite paths: beside featsql.yml
+    n = migrate(store.registry, target)
+    click.echo(f"Copied {n} objects and their watermarks from {store.registry.location} to"
+               f" {target.location}; set `registry: {url}` in featsql.yml.")
+
+
 _KINDS = {"feature-views": "list_feature_views", "entities": "list_entities",
           "feature-services": "list_feature_services"}
 

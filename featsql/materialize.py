@@ -35,6 +35,8 @@ class ViewRun:
     rows: int = 0
     seconds: float = 0.0
     skipped: bool = False
+    # An apply changed the view while it was being written: its watermark was left as it was.
+    view_changed: bool = False
 
     @property
     def rate(self) -> float:
@@ -44,8 +46,10 @@ class ViewRun:
         window = f"{_fmt(self.start) if self.start else 'the oldest row'} .. {_fmt(self.end)}"
         if self.skipped:
             return f"{self.view}: up to date (watermark {_fmt(self.start)} >= {_fmt(self.end)})"
+        changed = ("; the view changed during the run (featsql apply): watermark not moved,"
+                   " rerun to materialize the new definition") if self.view_changed else ""
         return (f"{self.view}: {self.rows:,} rows in {self.seconds:.2f}s ({self.rate:,.0f} rows/s),"
-                f" {window}")
+                f" {window}{changed}")
 
 
 class Progress(Protocol):
@@ -91,6 +95,8 @@ def _run(store: FeatureStore, windows: list[tuple[FeatureView, datetime | None]]
          progress: Progress | None) -> list[ViewRun]:
     runs = []
     online = store.online_store
+    state = store.registry.load()
+    versions = {v.name: state.view_version(v.name) for v, _ in windows}
     with store.warehouse() as wh:
         for view, start in windows:
             run = ViewRun(view.name, start, end)
@@ -100,7 +106,8 @@ def _run(store: FeatureStore, windows: list[tuple[FeatureView, datetime | None]]
                 if progress:
                     progress.started(run)
                 _write_view(wh, online, view, run, progress)
-                _advance_watermark(store, view.name, end)
+                # Forward only, and only if the view is still the version that was written.
+                run.view_changed = not store.registry.set_watermark(view.name, end, versions[view.name])
             if progress:
                 progress.finished(run)
             runs.append(run)
@@ -139,14 +146,6 @@ def _write_view(wh, online, view: FeatureView, run: ViewRun, progress: Progress 
                     f.cancel()
                 raise
     run.seconds = time.perf_counter() - began
-
-
-def _advance_watermark(store: FeatureStore, view: str, end: datetime) -> None:
-    """Move the view's watermark forward to `end` (never back: an older window is a backfill)."""
-    registry = store.registry
-    current = registry.load().watermarks.get(view)
-    if current is None or to_utc(current) < end:
-        registry.set_watermark(view, end)
 
 
 def _fmt(ts: datetime | None) -> str:

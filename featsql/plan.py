@@ -77,7 +77,7 @@ def _reshapes_online_rows(fields: list[str]) -> bool:
 def make_plan(current: RegistryState, wanted: Definitions) -> Plan:
     """Diff the registry against freshly built definitions; bump versions of changed objects."""
     new = RegistryState(project=current.project, watermarks=dict(current.watermarks),
-                        location=current.location)
+                        location=current.location, version=current.version)
     changes: list[Change] = []
     for kind in KINDS:
         old_objs = current.objects.get(kind, {})
@@ -95,6 +95,7 @@ def make_plan(current: RegistryState, wanted: Definitions) -> Plan:
                     # What the online store holds no longer matches: the next incremental
                     # materialization starts again from the oldest row.
                     new.watermarks.pop(name, None)
+                    new.dropped_watermarks.add(name)
             else:
                 changes.append(Change(kind, name, "unchanged"))
                 new.objects[kind][name] = old
@@ -103,4 +104,5 @@ def make_plan(current: RegistryState, wanted: Definitions) -> Plan:
                 changes.append(Change(kind, name, "removed"))
                 if kind == "feature_views":
                     new.watermarks.pop(name, None)
+                    new.dropped_watermarks.add(name)
     return Plan(changes, new)

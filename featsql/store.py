@@ -108,14 +108,25 @@ class FeatureStore:
         except ValidationError as e:
             macros.write_error(project_dir, str(e))  # the dbt macros say the same, not stale SQL
             raise
+        from featsql.registry.base import RegistryConflict
+
         registry = self.registry
-        plan = make_plan(registry.load(), wanted)
-        old = registry.load().definitions(upgrade=True)
         online_views = [v for v in wanted.feature_views.values() if v.online]
+        self.online_store.create(online_views)
+        for attempt in range(3):
+            # Optimistic: plan against what is registered now; if another apply commits first,
+            # plan again against its result (ours is the later apply, so it wins, re-planned).
+            current = registry.load()
+            plan = make_plan(current, wanted)
+            try:
+                registry.commit(plan.new_state)
+                break
+            except RegistryConflict as e:
+                if attempt == 2:
+                    raise FeatsqlError(f"{e}; three applies in a row lost the race: retry") from None
+        old = current.definitions(upgrade=True)
         gone = [v for n, v in old.feature_views.items()
                 if n not in wanted.feature_views or not wanted.feature_views[n].online]
-        self.online_store.create(online_views)
-        registry.commit(plan.new_state)
         self.online_store.drop(gone)
         self._definitions = wanted
         if compiled is not None:

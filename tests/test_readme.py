@@ -61,6 +61,9 @@ def test_every_command_and_flag_exists(line: str) -> None:
     name = words[i]
     assert name in main.commands, f"README shows `featsql {name}`, which does not exist"
     command = main.commands[name]
+    if isinstance(command, click.Group):  # `featsql registry migrate ...`
+        assert words[i + 1] in command.commands, f"README shows `featsql {name} {words[i + 1]}`"
+        command = command.commands[words[i + 1]]
     known = {opt for p in [*main.params, *command.params] for opt in getattr(p, "opts", [])}
     for flag in re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", line):
         assert flag in known, f"`featsql {name}` has no option {flag}"

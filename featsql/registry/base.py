@@ -1,5 +1,16 @@
-"""Registry interface. A file registry implements it today; a SQL registry only needs the same
-three operations (load, commit a whole state atomically, advance one view's watermark)."""
+"""Registry interface: load, commit an apply (atomically, optimistically), advance a watermark.
+
+Implemented by a JSON file (featsql.registry.file, with an advisory lock) and SQL databases
+through SQLAlchemy (featsql.registry.sql). Two rules every implementation keeps, so concurrent
+applies and materializations lose nothing:
+
+- `commit` succeeds only if no other apply committed since the state was loaded (the state's
+  `version`); otherwise RegistryConflict, and the caller re-plans. It writes the objects and
+  drops the watermarks the plan dropped; it never writes the other watermarks back (a
+  materialization may have moved them meanwhile).
+- `set_watermark` only moves a watermark forward, and only while the view is still the version
+  the materialization read (an apply that changed it meanwhile makes the update a no-op).
+"""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -29,6 +40,14 @@ class RegistryState:
     updated_at: datetime | None = None
     format: int = FORMAT
     location: str = ""
+    # Commits so far when this state was loaded: what commit checks (optimistic concurrency).
+    version: int = 0
+    # Views whose watermark this state's commit removes (set by featsql.plan.make_plan).
+    dropped_watermarks: set[str] = field(default_factory=set)
+
+    def view_version(self, view: str) -> int | None:
+        registered = self.objects.get("feature_views", {}).get(view)
+        return registered.version if registered is not None else None
 
     def definitions(self, upgrade: bool = False) -> Definitions:
         """The registered objects. A registry an older featsql wrote is refused with one line
@@ -52,6 +71,10 @@ class RegistryState:
         return not any(self.objects.values())
 
 
+class RegistryConflict(FeatsqlError):
+    """Another apply committed after this one read the registry."""
+
+
 class Registry(ABC):
     @abstractmethod
     def load(self) -> RegistryState:
@@ -59,11 +82,13 @@ class Registry(ABC):
 
     @abstractmethod
     def commit(self, state: RegistryState) -> None:
-        """Replace the whole state atomically: readers see the old or the new state, never half."""
+        """Write an apply's objects atomically (readers see the old or the new state), if the
+        registry is still at `state.version`; else raise RegistryConflict (module docstring)."""
 
     @abstractmethod
-    def set_watermark(self, view: str, end: datetime) -> None:
-        """Record that `view` is materialized up to `end` (one row per view, overwritten)."""
+    def set_watermark(self, view: str, end: datetime, view_version: int | None = None) -> bool:
+        """Record that `view` is materialized up to `end` if that is later than its watermark and
+        (given `view_version`) the view is still that version; False when the view changed."""
 
     @abstractmethod
     def delete(self) -> bool:

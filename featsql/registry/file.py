@@ -1,14 +1,21 @@
-"""A JSON file registry, written atomically (temp file in the same directory + rename)."""
+"""A JSON file registry, written atomically (temp file in the same directory + rename), every
+read-modify-write under an advisory lock (`<file>.lock`), so writers on one machine serialize."""
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from featsql.errors import FeatsqlError
-from featsql.registry.base import FORMAT, Registered, Registry, RegistryState
+from featsql.registry.base import FORMAT, Registered, Registry, RegistryConflict, RegistryState
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=timezone.utc)
 
 
 class FileRegistry(Registry):
@@ -19,6 +26,18 @@ class FileRegistry(Registry):
     @property
     def location(self) -> str:
         return str(self.path)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def load(self) -> RegistryState:
         if not self.path.is_file():
@@ -35,7 +54,7 @@ class FileRegistry(Registry):
                 f"featsql.yml says '{self.project}'"
             )
         state = RegistryState(project=self.project, format=int(raw.get("format", 1)),
-                              location=str(self.path))
+                              location=str(self.path), version=int(raw.get("version", 0)))
         for kind in state.objects:
             state.objects[kind] = {
                 name: Registered(version=r["version"], spec=r["spec"])
@@ -47,11 +66,34 @@ class FileRegistry(Registry):
         return state
 
     def commit(self, state: RegistryState) -> None:
+        with self._locked():
+            current = self.load()
+            if current.version != state.version:
+                raise RegistryConflict(f"{self.path}: another apply committed since this one read"
+                                       f" the registry (version {state.version} -> {current.version})")
+            marks = {v: ts for v, ts in current.watermarks.items() if v not in state.dropped_watermarks}
+            state.watermarks = marks
+            state.version = current.version + 1
+            self._store(state)
+
+    def set_watermark(self, view: str, end: datetime, view_version: int | None = None) -> bool:
+        with self._locked():
+            state = self.load()
+            if view_version is not None and state.view_version(view) != view_version:
+                return False
+            old = state.watermarks.get(view)
+            if old is None or _utc(old) < _utc(end):
+                state.watermarks[view] = end
+                self._store(state)
+            return True
+
+    def _store(self, state: RegistryState) -> None:
         state.updated_at = datetime.now(timezone.utc)
         state.format = FORMAT
         doc = {
             "format": FORMAT,
             "project": state.project,
+            "version": state.version,
             "updated_at": state.updated_at.isoformat(),
             **{
                 kind: {n: {"version": r.version, "spec": r.spec} for n, r in sorted(objs.items())}
@@ -60,11 +102,6 @@ class FileRegistry(Registry):
             "watermarks": {v: ts.isoformat() for v, ts in sorted(state.watermarks.items())},
         }
         self._write(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
-
-    def set_watermark(self, view: str, end: datetime) -> None:
-        state = self.load()
-        state.watermarks[view] = end
-        self.commit(state)
 
     def delete(self) -> bool:
         if self.path.is_file():
