@@ -12,8 +12,8 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Protocol
 
 from featsql.compile.latest import materialization_query
 from featsql.definitions import FeatureView
@@ -71,10 +71,28 @@ def online_views(store: FeatureStore, names: list[str] | None) -> list[FeatureVi
     return views
 
 
+def watermark_key(view: str, online: Any) -> str:
+    """A watermark belongs to a view *in one online store*: another store starts from scratch."""
+    return f"{view}@{online.identity}"
+
+
+def end_time(value: datetime | str) -> datetime:
+    """A window's END: a time up to now, or `now`. A future END would stop every later
+    incremental run ("up to date") until that time came."""
+    if isinstance(value, str) and value.strip().lower() == "now":
+        return datetime.now(timezone.utc)
+    end = to_utc(value)
+    now = datetime.now(timezone.utc)
+    if end > now + timedelta(minutes=1):
+        raise FeatsqlError(f"END {_fmt(end)} is in the future (now is {_fmt(now.replace(microsecond=0))});"
+                           " give a time up to now, or `now`")
+    return end
+
+
 def materialize(store: FeatureStore, start: datetime | str, end: datetime | str,
                 views: list[str] | None = None, progress: Progress | None = None) -> list[ViewRun]:
     """Write the latest row per entity with start <= ts <= end of each view."""
-    start_utc, end_utc = to_utc(start), to_utc(end)
+    start_utc, end_utc = to_utc(start), end_time(end)
     if start_utc > end_utc:
         raise FeatsqlError(f"start {_fmt(start_utc)} is after end {_fmt(end_utc)}")
     chosen = online_views(store, views)
@@ -83,12 +101,20 @@ def materialize(store: FeatureStore, start: datetime | str, end: datetime | str,
 
 def materialize_incremental(store: FeatureStore, end: datetime | str, views: list[str] | None = None,
                             progress: Progress | None = None) -> list[ViewRun]:
-    """Continue each view from its watermark (first run: from its oldest row) up to `end`."""
-    end_utc = to_utc(end)
+    """Continue each view from its watermark in this online store up to `end`; from its oldest
+    row when there is none, or when the store lost what the watermark describes (its marker is
+    gone: a deleted file, a flushed Redis, a rebuilt table)."""
+    end_utc = end_time(end)
     chosen = online_views(store, views)
     marks = store.registry.load().watermarks
-    return _run(store, [(v, to_utc(marks[v.name]) if v.name in marks else None) for v in chosen],
-                end_utc, progress)
+    online = store.online_store
+    windows = []
+    for v in chosen:
+        mark = marks.get(watermark_key(v.name, online))
+        if mark is not None and not online.has_marker(v):
+            mark = None
+        windows.append((v, to_utc(mark) if mark is not None else None))
+    return _run(store, windows, end_utc, progress)
 
 
 def _run(store: FeatureStore, windows: list[tuple[FeatureView, datetime | None]], end: datetime,
@@ -106,8 +132,10 @@ def _run(store: FeatureStore, windows: list[tuple[FeatureView, datetime | None]]
                 if progress:
                     progress.started(run)
                 _write_view(wh, online, view, run, progress)
+                online.set_marker(view)
                 # Forward only, and only if the view is still the version that was written.
-                run.view_changed = not store.registry.set_watermark(view.name, end, versions[view.name])
+                run.view_changed = not store.registry.set_watermark(
+                    watermark_key(view.name, online), end, versions[view.name])
             if progress:
                 progress.finished(run)
             runs.append(run)

@@ -17,11 +17,14 @@ class Change:
     name: str
     action: str  # added | changed | removed | unchanged
     fields: list[str] = field(default_factory=list)
+    # A view whose online rows change form: its online table is rebuilt, its watermarks dropped.
+    rebuilds_online: bool = False
 
     def line(self) -> str:
         mark = {"added": "+", "changed": "~", "removed": "-", "unchanged": " "}[self.action]
         detail = f" ({', '.join(self.fields)})" if self.fields else ""
-        return f"{mark} {LABELS[self.kind]} {self.name}: {self.action}{detail}"
+        rebuilt = "; online table rebuilt, incremental restarts from the oldest row" if self.rebuilds_online else ""
+        return f"{mark} {LABELS[self.kind]} {self.name}: {self.action}{detail}{rebuilt}"
 
 
 @dataclass
@@ -94,8 +97,10 @@ def make_plan(current: RegistryState, wanted: Definitions) -> Plan:
                 if kind == "feature_views" and _reshapes_online_rows(change.fields):
                     # What the online store holds no longer matches: the next incremental
                     # materialization starts again from the oldest row.
-                    new.watermarks.pop(name, None)
-                    new.dropped_watermarks.add(name)
+                    change.rebuilds_online = bool(spec.get("online", True))
+                    for key in new.view_watermarks(name):
+                        new.watermarks.pop(key)
+                        new.dropped_watermarks.add(key)
             else:
                 changes.append(Change(kind, name, "unchanged"))
                 new.objects[kind][name] = old
@@ -103,6 +108,7 @@ def make_plan(current: RegistryState, wanted: Definitions) -> Plan:
             if name not in getattr(wanted, kind):
                 changes.append(Change(kind, name, "removed"))
                 if kind == "feature_views":
-                    new.watermarks.pop(name, None)
-                    new.dropped_watermarks.add(name)
+                    for key in new.view_watermarks(name):
+                        new.watermarks.pop(key)
+                        new.dropped_watermarks.add(key)
     return Plan(changes, new)

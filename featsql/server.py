@@ -174,7 +174,7 @@ class Service:
             return False
         self.registry_seen = seen
         self.store.refresh()
-        self.metrics.set_watermarks(state.watermarks)
+        self.metrics.set_watermarks(self.store.watermarks(state.watermarks))
         return True
 
     # -- endpoints -------------------------------------------------------------------------------
@@ -284,7 +284,7 @@ def make_app(store: Any, token: str | None = None) -> Any:
     service = Service(store, settings, token)
     try:
         service.check_registry()
-        service.metrics.set_watermarks(store.registry.load().watermarks)
+        service.metrics.set_watermarks(store.watermarks())
     except FeatsqlError as e:
         log.warning("%s", e)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -142,6 +143,16 @@ class FeatureStore:
             report.registry = registry.location
         self._definitions = None
         return report
+
+    def watermarks(self, marks: dict[str, datetime] | None = None) -> dict[str, datetime]:
+        """View -> the END of its last materialization into the configured online store (from
+        `marks`, a registry state's watermarks, when given)."""
+        suffix = f"@{self.online_store.identity}"
+        marks = self.registry.load().watermarks if marks is None else marks
+        return {k[: -len(suffix)]: ts for k, ts in marks.items() if k.endswith(suffix)}
+
+    def watermark(self, view: str) -> datetime | None:
+        return self.watermarks().get(view)
 
     # -- lookups ----------------------------------------------------------------------------------
     def list_entities(self) -> list[Entity]:

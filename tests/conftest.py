@@ -93,3 +93,22 @@ def feature_store(applied_repo: Path) -> Iterator[object]:
 def require_service() -> Callable:
     """`require_service(name, check)` as a fixture, for modules that prefer not to import it."""
     return _require_service
+
+
+def _redis_client():
+    import redis
+
+    from tests.online.stores import REDIS_URL
+
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    client.ping()
+    return client
+
+
+@pytest.fixture
+def redis_db() -> Iterator[object]:
+    """A dedicated Redis db (13). Not flushed: test runs may overlap (several checkouts, one
+    server), so each test uses its own project (key prefix) and removes its keys at the end."""
+    client = _require_service("redis", _redis_client)
+    yield client
+    client.close()

@@ -30,8 +30,10 @@ def lines(old: FeatureView, new: FeatureView) -> list[str]:
 
 def test_feature_changes_are_named() -> None:
     assert lines(view(f("a"), f("b")), view(f("a"), f("c"))) == [
-        "~ feature view v: changed (features +c, features -b)"]
-    assert lines(view(f("a")), view(f("a", "int"))) == ["~ feature view v: changed (features ~a)"]
+        "~ feature view v: changed (features +c, features -b); online table rebuilt, incremental"
+        " restarts from the oldest row"]
+    assert lines(view(f("a")), view(f("a", "int"))) == ["~ feature view v: changed (features ~a); online table rebuilt, incremental restarts"
+        " from the oldest row"]
     assert lines(view(f("a"), f("b")), view(f("b"), f("a"))) == [
         "~ feature view v: changed (features order)"]
     assert lines(view(f("a")), view(f("a"), ttl_seconds=60, online=False)) == [
@@ -46,7 +48,8 @@ def test_unchanged_objects_keep_their_version_and_changed_ones_bump_it() -> None
     assert plan.new_state.objects["entities"]["driver"].version == 1
     assert plan.summary() == "0 added, 1 changed, 0 removed"
     assert plan.as_dict()["changes"] == [
-        {"kind": "feature_views", "name": "v", "action": "changed", "fields": ["features +b"]}]
+        {"kind": "feature_views", "name": "v", "action": "changed", "fields": ["features +b"],
+         "rebuilds_online": True}]
 
 
 def test_removed_objects_leave_the_state() -> None:

@@ -15,7 +15,8 @@ from tests.support import edit_schema, invoke, model, service_meta, view_meta
 
 def online_tables(repo: Path) -> set[str]:
     with closing(sqlite3.connect(repo / "data" / "online.db")) as con:
-        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                if not r[0].endswith("___featsql_markers")}  # the watermark markers
 
 
 def test_plan_writes_nothing(repo: Path) -> None:
@@ -72,8 +73,11 @@ def test_online_false_drops_the_online_table(applied_repo: Path) -> None:
 
 def test_removing_a_declaration_removes_the_view_its_table_and_watermark(applied_repo: Path) -> None:
     store = FeatureStore(repo_path=applied_repo)
-    store.registry.set_watermark("location_stats", datetime(2025, 1, 2, tzinfo=timezone.utc))
-    store.registry.set_watermark("driver_hourly_stats", datetime(2025, 1, 3, tzinfo=timezone.utc))
+    from featsql.materialize import watermark_key
+
+    for name, day in (("location_stats", 2), ("driver_hourly_stats", 3)):
+        store.registry.set_watermark(watermark_key(name, store.online_store),
+                                     datetime(2025, 1, day, tzinfo=timezone.utc))
 
     def drop_location_stats(doc: dict) -> None:
         model(doc, "location_stats")["config"].pop("meta")
@@ -90,7 +94,7 @@ def test_removing_a_declaration_removes_the_view_its_table_and_watermark(applied
     ]
     assert online_tables(applied_repo) == {"driver_ranking__driver_hourly_stats"}
     state = store.registry.load()
-    assert list(state.watermarks) == ["driver_hourly_stats"]
+    assert list(store.watermarks(state.watermarks)) == ["driver_hourly_stats"]
     assert store.get_feature_service("driver_ranking_v1").feature_refs == [
         "driver_hourly_stats:conv_rate", "driver_hourly_stats:acc_rate",
         "driver_hourly_stats:avg_daily_trips"]
@@ -104,7 +108,7 @@ def test_a_new_feature_column_reaches_the_online_table(applied_repo: Path) -> No
     [line, _] = result.stdout.splitlines()
     assert line.startswith("~ feature view driver_hourly_stats: changed (created_timestamp_dtype,"
                            " created_timestamp_field, ")
-    assert line.endswith(", features +created)")
+    assert line.endswith(", features +created); online table rebuilt, incremental restarts from the oldest row")
     assert invoke("apply", cwd=applied_repo).exit_code == 0
     with closing(sqlite3.connect(applied_repo / "data" / "online.db")) as con:
         columns = [r[1] for r in con.execute("PRAGMA table_info(driver_ranking__driver_hourly_stats)")]

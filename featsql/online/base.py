@@ -67,5 +67,20 @@ class OnlineStore(ABC):
         """Where the store is, for messages."""
         return self.store_config.type
 
+    @property
+    @abstractmethod
+    def identity(self) -> str:
+        """Which store this is (kind, place, namespace): a watermark belongs to one store, so
+        switching stores starts each view's incremental runs from its oldest row."""
+
+    @abstractmethod
+    def has_marker(self, view: FeatureView) -> bool:
+        """Whether the store holds the marker a completed materialization of `view` leaves; gone
+        with the data (a deleted file, a flushed Redis, a rebuilt table): then the watermark lies."""
+
+    @abstractmethod
+    def set_marker(self, view: FeatureView) -> None:
+        """Leave that marker (after `view`'s rows were written)."""
+
     def close(self) -> None:
         pass

@@ -117,6 +117,29 @@ class DynamoOnlineStore(OnlineStore):
                     dropped.append(name)
         return dropped
 
+    # -- watermark markers: an item in the view's table under a key no entity encodes to -------
+    _MARKER = "__featsql_marker__"
+
+    @property
+    def identity(self) -> str:
+        return f"dynamodb:{self.endpoint_url or self.region}:{self.template.format(project=self.project, view='*')}"
+
+    def has_marker(self, view: FeatureView) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            item = self.client.get_item(TableName=self.table_name(view), Key={"k": {"S": self._MARKER}},
+                                        ConsistentRead=True).get("Item")
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return False
+            raise
+        return item is not None
+
+    def set_marker(self, view: FeatureView) -> None:
+        with self._errors():
+            self.client.put_item(TableName=self.table_name(view), Item={"k": {"S": self._MARKER}})
+
     # -- writes ----------------------------------------------------------------------------------
     def write(self, view: FeatureView, rows: Rows) -> int:
         table, fp, names = self.table_name(view), fingerprint(view), view.join_keys

@@ -141,6 +141,24 @@ class RedisOnlineStore(OnlineStore):
         counts = pipe.execute()
         return {fields[i % len(fields)] for i, n in enumerate(counts) if n}
 
+    # -- watermark markers: one hash beside the entity keys (not a key form encode_key makes) --
+    @property
+    def identity(self) -> str:
+        parsed = urlparse(self.url)
+        return f"redis://{parsed.hostname}:{parsed.port or 6379}{parsed.path or '/0'}#{self.prefix}"
+
+    @property
+    def _marker_key(self) -> str:
+        return self.prefix + "__featsql_markers__"
+
+    def has_marker(self, view: FeatureView) -> bool:
+        with self._errors():
+            return bool(self.client.hexists(self._marker_key, view.name))
+
+    def set_marker(self, view: FeatureView) -> None:
+        with self._errors():
+            self.client.hset(self._marker_key, view.name, fingerprint(view))
+
     # -- writes ----------------------------------------------------------------------------------
     def write(self, view: FeatureView, rows: Rows) -> int:
         fp = fingerprint(view)

@@ -48,6 +48,33 @@ class SqliteOnlineStore(OnlineStore):
         return f"sqlite {self.path}"
 
     @property
+    def identity(self) -> str:
+        return f"sqlite:{self.path.resolve()}#{self.project}"
+
+    @property
+    def _markers(self) -> str:
+        return f"{self.project}___featsql_markers"
+
+    def _ensure_markers(self) -> None:
+        self.con.execute(f'CREATE TABLE IF NOT EXISTS "{self._markers}" (view TEXT PRIMARY KEY)')
+
+    def has_marker(self, view: FeatureView) -> bool:
+        with self._lock:
+            if self._markers not in self._tables():
+                return False
+            return self.con.execute(f'SELECT 1 FROM "{self._markers}" WHERE view = ?',
+                                    (view.name,)).fetchone() is not None
+
+    def set_marker(self, view: FeatureView) -> None:
+        with self._lock:
+            self._ensure_markers()
+            self.con.execute(f'INSERT OR IGNORE INTO "{self._markers}" (view) VALUES (?)', (view.name,))
+
+    def _forget_marker(self, view: FeatureView) -> None:
+        self._ensure_markers()
+        self.con.execute(f'DELETE FROM "{self._markers}" WHERE view = ?', (view.name,))
+
+    @property
     def con(self) -> sqlite3.Connection:
         if self._con is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,6 +111,7 @@ class SqliteOnlineStore(OnlineStore):
             if name in existing:
                 self.con.execute(drop_table(self._table(view)).sql("sqlite"))
             self.con.execute(self._create_sql(view))
+            self._forget_marker(view)  # a new, empty table: whatever a watermark says, refill it
             created.append(name)
         _select_sql.cache_clear()
         return created
@@ -126,6 +154,8 @@ class SqliteOnlineStore(OnlineStore):
             if self.table_name(view) in existing:
                 self.con.execute(drop_table(self._table(view)).sql("sqlite"))
                 dropped.append(self.table_name(view))
+            if self._markers in existing:
+                self._forget_marker(view)
         _select_sql.cache_clear()
         return dropped
 

@@ -45,6 +45,11 @@ class RegistryState:
     # Views whose watermark this state's commit removes (set by featsql.plan.make_plan).
     dropped_watermarks: set[str] = field(default_factory=set)
 
+    def view_watermarks(self, view: str) -> list[str]:
+        """The watermark keys of `view`: `view@<online store>` (and a bare `view` of older
+        registries, which no store claims: its next incremental run starts from the oldest row)."""
+        return [k for k in self.watermarks if k == view or k.startswith(f"{view}@")]
+
     def view_version(self, view: str) -> int | None:
         registered = self.objects.get("feature_views", {}).get(view)
         return registered.version if registered is not None else None
@@ -87,8 +92,9 @@ class Registry(ABC):
 
     @abstractmethod
     def set_watermark(self, view: str, end: datetime, view_version: int | None = None) -> bool:
-        """Record that `view` is materialized up to `end` if that is later than its watermark and
-        (given `view_version`) the view is still that version; False when the view changed."""
+        """Record that `view` (a watermark key, `view@<online store>`) is materialized up to `end`
+        if that is later than its watermark and (given `view_version`) the view is still that
+        version; False when the view changed."""
 
     @abstractmethod
     def delete(self) -> bool:

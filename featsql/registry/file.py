@@ -79,7 +79,7 @@ class FileRegistry(Registry):
     def set_watermark(self, view: str, end: datetime, view_version: int | None = None) -> bool:
         with self._locked():
             state = self.load()
-            if view_version is not None and state.view_version(view) != view_version:
+            if view_version is not None and state.view_version(view.split("@", 1)[0]) != view_version:
                 return False
             old = state.watermarks.get(view)
             if old is None or _utc(old) < _utc(end):

@@ -173,7 +173,7 @@ class SqlRegistry(Registry):
                         if view_version is not None:
                             current = con.execute(sa.select(self.objects.c.version).where(
                                 (self.objects.c.project == p) & (self.objects.c.kind == "feature_views")
-                                & (self.objects.c.name == view))).scalar()
+                                & (self.objects.c.name == view.split("@", 1)[0]))).scalar()
                             if current != view_version:
                                 return False
                         where = (w.project == p) & (w.view == view)

@@ -170,7 +170,7 @@ def test_macros_on_duckdb(repo: Path) -> None:
     store.close()
     dbt("run", "-s", "driver_hourly_stats_latest", cwd=repo)
     store = FeatureStore(repo_path=repo)
-    (run_,) = store.materialize_incremental(datetime(2030, 1, 1), ["driver_hourly_stats"])
+    (run_,) = store.materialize_incremental("now", ["driver_hourly_stats"])
     assert run_.rows == 1  # only the changed entity
     resp = store.get_online_features(["driver_hourly_stats:conv_rate"], [{"driver_id": 1003}])
     assert resp.event_timestamps["conv_rate"] == [datetime(2025, 3, 1, tzinfo=timezone.utc)]

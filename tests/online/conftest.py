@@ -10,8 +10,7 @@ from typing import Callable, Iterator
 import pytest
 
 from featsql.store import FeatureStore
-from tests.online.stores import REDIS_URL, free_port, make_repo, store_section
-from tests.support import require_service
+from tests.online.stores import free_port, make_repo, store_section
 
 KINDS = ["sqlite", pytest.param("redis", marks=pytest.mark.redis),
          pytest.param("dynamodb", marks=pytest.mark.dynamodb)]
@@ -33,23 +32,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
         monkeypatch.setenv(key, value)
-
-
-def _redis_client():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
-    client.ping()
-    return client
-
-
-@pytest.fixture
-def redis_db() -> Iterator[object]:
-    """A dedicated Redis db (13). Not flushed: test runs may overlap (several checkouts, one
-    server), so each test uses its own project (key prefix) and removes its keys at the end."""
-    client = require_service("redis", _redis_client)
-    yield client
-    client.close()
 
 
 @pytest.fixture(params=KINDS)

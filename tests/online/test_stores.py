@@ -57,7 +57,7 @@ def test_materialize_equals_latest_rows(make_store):
     expected = latest(data, ["driver_id"], BASE + timedelta(days=2), MID)
     assert runs[0].rows == len(expected)
     _check(_online(store, IDS), IDS, expected)
-    assert store.registry.load().watermarks["stats"] == MID.replace(tzinfo=timezone.utc)
+    assert store.watermark("stats") == MID.replace(tzinfo=timezone.utc)
 
 
 def test_incremental_after_window_covers_whole_range(make_store):
@@ -66,7 +66,7 @@ def test_incremental_after_window_covers_whole_range(make_store):
     runs = store.materialize_incremental(END)
     assert runs[0].start == MID.replace(tzinfo=timezone.utc)
     _check(_online(store, IDS), IDS, latest(data, ["driver_id"], None, END))
-    assert store.registry.load().watermarks["stats"] == END.replace(tzinfo=timezone.utc)
+    assert store.watermark("stats") == END.replace(tzinfo=timezone.utc)
 
 
 def test_first_incremental_starts_at_oldest_row_and_rerun_is_idempotent(make_store):
@@ -91,7 +91,7 @@ def test_older_window_after_newer_changes_nothing(make_store):
         if (i,) in newer:
             assert {k: v[j] for k, v in after[0].items()} == {k: v[j] for k, v in before[0].items()}
     # The watermark never moves back.
-    assert store.registry.load().watermarks["stats"] == END.replace(tzinfo=timezone.utc)
+    assert store.watermark("stats") == END.replace(tzinfo=timezone.utc)
 
 
 def test_failed_batch_leaves_watermark_and_rerun_completes(make_store, monkeypatch):
@@ -109,12 +109,12 @@ def test_failed_batch_leaves_watermark_and_rerun_completes(make_store, monkeypat
     monkeypatch.setattr(online, "write", flaky)
     with pytest.raises(ConnectionError):
         store.materialize_incremental(END)
-    assert "stats" not in store.registry.load().watermarks
+    assert store.watermark("stats") is None
     monkeypatch.setattr(online, "write", real_write)
     runs = store.materialize_incremental(END)
     assert runs[0].start is None  # still from the oldest row: the failed run recorded nothing
     _check(_online(store, IDS), IDS, latest(data, ["driver_id"], None, END))
-    assert store.registry.load().watermarks["stats"] == END.replace(tzinfo=timezone.utc)
+    assert store.watermark("stats") == END.replace(tzinfo=timezone.utc)
 
 
 def test_statuses_outside_max_age_and_not_found(make_store):
