@@ -5,12 +5,13 @@ Item: `k` (the entity key, codec.encode_key), `e`/`c` (event and created time, U
 same encoding as Redis: one attribute to decode, not one typed attribute per feature); `p` is
 true on a value written by push instead of materialization.
 
-BatchWriteItem takes no condition expressions, so the newer-than rule is a read-compare step:
-one BatchGetItem of the stored versions (100 keys per call), then BatchWriteItem of the newer
-rows only (25 per call, UnprocessedItems retried with exponential backoff). Two concurrent
-materializations of the same view could interleave between the read and the write; featsql
-runs one materialization per view at a time. Reads are BatchGetItem across every view's table
-in one call (100 keys per call; more keys take more calls).
+The newer-than rule is atomic per item: a BatchGetItem of the stored versions (100 keys per call)
+skips what is surely older, then TransactWriteItems writes the rest, 100 conditional puts per call
+(`NEWER` below: the stored (event, created) is older, or the layout changed); a cancelled
+transaction drops the items whose condition failed (a newer value is there) and sends the others
+again, with exponential backoff. So two materializations racing on one key leave the newer value.
+(Transactional writes cost twice the write capacity of plain ones.) Reads are BatchGetItem across
+every view's table in one call (100 keys per call; more keys take more calls).
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from featsql.errors import FeatsqlError
 from featsql.online.base import Lookup, OnlineStore, Record
 from featsql.online.codec import Rows, encode_key, fingerprint
 
-WRITE_CHUNK, READ_CHUNK = 25, 100  # DynamoDB's own limits per BatchWriteItem / BatchGetItem
+TRANSACT_CHUNK, READ_CHUNK = 100, 100  # DynamoDB's limits per TransactWriteItems / BatchGetItem
+NEWER = "attribute_not_exists(k) OR e < :e OR (e = :e AND c < :c) OR (e = :e AND c = :c AND f <> :f)"
 MAX_ATTEMPTS = 8
 
 
@@ -161,10 +163,44 @@ class DynamoOnlineStore(OnlineStore):
                         "v": {"B": msgpack.packb(rows.values(i))}}
                 if rows.pushed:
                     item["p"] = {"BOOL": True}  # written by push, not by materialization
-                puts.append({"PutRequest": {"Item": item}})
-            for start in range(0, len(puts), WRITE_CHUNK):
-                self._write_chunk(table, puts[start:start + WRITE_CHUNK])
+                puts.append(item)
+            # The read above only skips what is surely older; the write itself is conditional,
+            # so two writers racing on one key still leave the newer value (atomic per item).
+            for start in range(0, len(puts), TRANSACT_CHUNK):
+                self._write_newer(table, puts[start:start + TRANSACT_CHUNK])
         return len(rows)
+
+    def _write_newer(self, table: str, items: list[dict]) -> None:
+        """TransactWriteItems of conditional puts: each lands only if the stored (event, created)
+        is older (or the layout fingerprint differs). A cancelled transaction writes nothing and
+        names each item's reason: the items that lost their condition are dropped (a newer value
+        is stored), the rest are sent again."""
+        from botocore.exceptions import ClientError
+
+        pending = items
+        for attempt in range(MAX_ATTEMPTS):
+            if not pending:
+                return
+            try:
+                self.client.transact_write_items(TransactItems=[{"Put": {
+                    "TableName": table, "Item": item, "ConditionExpression": NEWER,
+                    "ExpressionAttributeValues": {":e": item["e"], ":c": item["c"], ":f": item["f"]}}}
+                    for item in pending])
+                return
+            except ClientError as e:
+                if e.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons = e.response.get("CancellationReasons") or []
+                if len(reasons) != len(pending):
+                    time.sleep(_backoff(attempt))
+                    continue
+                pending = [item for item, r in zip(pending, reasons)
+                           if r.get("Code") not in ("ConditionalCheckFailed",)]
+                if any(r.get("Code") not in ("None", "ConditionalCheckFailed") for r in reasons):
+                    time.sleep(_backoff(attempt))  # conflicts or throttling: try again
+        if pending:
+            raise FeatsqlError(f"{self.location}: {len(pending)} items still unwritten after"
+                               f" {MAX_ATTEMPTS} TransactWriteItems attempts on {table} (contended?)")
 
     def _versions(self, table: str, keys: list[str]) -> dict[str, tuple[int, int, int]]:
         out: dict[str, tuple[int, int, int]] = {}
@@ -174,18 +210,6 @@ class DynamoOnlineStore(OnlineStore):
             for item in self._batch_get(request).get(table, []):
                 out[item["k"]["S"]] = (int(item["e"]["N"]), int(item["c"]["N"]), int(item["f"]["N"]))
         return out
-
-    def _write_chunk(self, table: str, puts: list[dict]) -> None:
-        pending = {table: puts}
-        for attempt in range(MAX_ATTEMPTS):
-            left = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-            if not left:
-                return
-            pending = left
-            time.sleep(_backoff(attempt))
-        n = sum(len(v) for v in pending.values())
-        raise FeatsqlError(f"{self.location}: {n} items still unprocessed after {MAX_ATTEMPTS}"
-                           f" BatchWriteItem attempts on {table} (throttled?)")
 
     def _batch_get(self, request: dict) -> dict[str, list[dict]]:
         """BatchGetItem with UnprocessedKeys retried; items per table."""

@@ -349,3 +349,37 @@ def test_async_reads_equal_sync_reads(make_store):
     got = asyncio.run(read())
     assert got.to_dict(include_event_timestamps=True) == sync.to_dict(include_event_timestamps=True)
     assert got.statuses == sync.statuses
+
+
+@pytest.mark.parametrize("online_kind", [pytest.param("dynamodb", marks=pytest.mark.dynamodb)])
+def test_dynamodb_concurrent_overlapping_windows_end_with_the_newest(make_store, monkeypatch):
+    """Two materializations of overlapping windows at once, with the pre-read that skips older
+    rows switched off, so only the conditional writes decide: every entity ends newest."""
+    import threading
+
+    from featsql.online.dynamodb import DynamoOnlineStore
+    from featsql.store import FeatureStore
+
+    store, data = _setup(make_store)
+    other = FeatureStore(repo_path=store.config.repo_path)  # a second writer, same tables
+    monkeypatch.setattr(DynamoOnlineStore, "_versions", lambda self, table, keys: {})
+    errors = []
+
+    def run(s, start, end, times):
+        try:
+            for _ in range(times):
+                s.materialize(start, end)
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(store, BASE, END, 3)),
+               threading.Thread(target=run, args=(other, BASE, MID, 3))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors
+    run(other, BASE, MID, 1)  # an older window last: it changes nothing
+    assert not errors, errors
+    _check(_online(store, IDS), IDS, latest(data, ["driver_id"], BASE, END))
+    other.close()
