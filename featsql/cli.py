@@ -261,27 +261,44 @@ def _view_names(views: tuple[str, ...]) -> list[str] | None:
     return names or None
 
 
+def _shard_option(f):
+    def parse(ctx: Any, param: Any, value: str | None) -> tuple[int, int] | None:
+        if value is None:
+            return None
+        i, sep, n = value.partition("/")
+        if not (sep and i.isdigit() and n.isdigit() and 0 <= int(i) < int(n)):
+            raise click.BadParameter(f"'{value}': expected I/N with 0 <= I < N, e.g. 0/3")
+        return int(i), int(n)
+    return click.option("--shard", callback=parse, metavar="I/N",
+                        help="Only partition I of N of the entities (a hash of the join keys): run"
+                        " N of these (same END) to spread a view over machines; the watermark"
+                        " moves when all N have finished.")(f)
+
+
 @main.command()
 @click.argument("start")
 @click.argument("end")
 @_views_option
+@_shard_option
 @click.pass_obj
-def materialize(obj: _Ctx, start: str, end: str, views: tuple[str, ...]) -> None:
+def materialize(obj: _Ctx, start: str, end: str, views: tuple[str, ...], shard: tuple[int, int] | None) -> None:
     """Write the latest value per entity with START <= ts <= END into the online store."""
     from featsql.progress import ViewProgress
 
-    obj.store().materialize(start, end, _view_names(views), progress=ViewProgress())
+    obj.store().materialize(start, end, _view_names(views), progress=ViewProgress(), shard=shard)
 
 
 @main.command(name="materialize-incremental")
 @click.argument("end")
 @_views_option
+@_shard_option
 @click.pass_obj
-def materialize_incremental(obj: _Ctx, end: str, views: tuple[str, ...]) -> None:
+def materialize_incremental(obj: _Ctx, end: str, views: tuple[str, ...],
+                            shard: tuple[int, int] | None) -> None:
     """Continue each view from its last materialized END (first run: its oldest row) to END."""
     from featsql.progress import ViewProgress
 
-    obj.store().materialize_incremental(end, _view_names(views), progress=ViewProgress())
+    obj.store().materialize_incremental(end, _view_names(views), progress=ViewProgress(), shard=shard)
 
 
 def _entity_rows(args: tuple[str, ...]) -> list[dict[str, str]]:

@@ -64,12 +64,21 @@ class ServerConfig(_Strict):
     body_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
+class MaterializationConfig(_Strict):
+    """How materialization runs (featsql.materialize)."""
+
+    engine: Literal["local"] = "local"
+    # Writer processes, each streaming its partition of the latest values (a hash of the keys).
+    workers: int = Field(default=1, ge=1, le=64)
+
+
 class RepoConfig(_Strict):
     project: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     dbt: DbtConfig = DbtConfig()
     registry: str = "data/registry.json"
     online_store: OnlineStoreConfig = SqliteStoreConfig()
     server: ServerConfig = ServerConfig()
+    materialization: MaterializationConfig = MaterializationConfig()
     # Where the file was read from: relative paths resolve against it.
     repo_path: Path = Path(".")
     config_file: Path | None = None

@@ -37,6 +37,9 @@ class ViewRun:
     skipped: bool = False
     # An apply changed the view while it was being written: its watermark was left as it was.
     view_changed: bool = False
+    # A sharded run: (shard, of) and how many of its shards have finished (this one included).
+    shard: tuple[int, int] | None = None
+    shards_done: int = 0
 
     @property
     def rate(self) -> float:
@@ -48,6 +51,10 @@ class ViewRun:
             return f"{self.view}: up to date (watermark {_fmt(self.start)} >= {_fmt(self.end)})"
         changed = ("; the view changed during the run (featsql apply): watermark not moved,"
                    " rerun to materialize the new definition") if self.view_changed else ""
+        if self.shard is not None and not changed:
+            i, n = self.shard
+            changed = (f"; shard {i}/{n}, {self.shards_done} of {n} done"
+                       + ("" if self.shards_done >= n else ": the watermark moves when all are"))
         return (f"{self.view}: {self.rows:,} rows in {self.seconds:.2f}s ({self.rate:,.0f} rows/s),"
                 f" {window}{changed}")
 
@@ -90,21 +97,24 @@ def end_time(value: datetime | str) -> datetime:
 
 
 def materialize(store: FeatureStore, start: datetime | str, end: datetime | str,
-                views: list[str] | None = None, progress: Progress | None = None) -> list[ViewRun]:
-    """Write the latest row per entity with start <= ts <= end of each view."""
-    start_utc, end_utc = to_utc(start), end_time(end)
+                views: list[str] | None = None, progress: Progress | None = None,
+                shard: tuple[int, int] | None = None) -> list[ViewRun]:
+    """Write the latest row per entity with start <= ts <= end of each view (or, with `shard`
+    (i, n), of the entities in partition i of n)."""
+    start_utc, end_utc = to_utc(start), _end(end, shard)
     if start_utc > end_utc:
         raise FeatsqlError(f"start {_fmt(start_utc)} is after end {_fmt(end_utc)}")
     chosen = online_views(store, views)
-    return _run(store, [(v, start_utc) for v in chosen], end_utc, progress)
+    return _engine(store, [(v, start_utc) for v in chosen], end_utc, progress, shard)
 
 
 def materialize_incremental(store: FeatureStore, end: datetime | str, views: list[str] | None = None,
-                            progress: Progress | None = None) -> list[ViewRun]:
+                            progress: Progress | None = None,
+                            shard: tuple[int, int] | None = None) -> list[ViewRun]:
     """Continue each view from its watermark in this online store up to `end`; from its oldest
     row when there is none, or when the store lost what the watermark describes (its marker is
     gone: a deleted file, a flushed Redis, a rebuilt table)."""
-    end_utc = end_time(end)
+    end_utc = _end(end, shard)
     chosen = online_views(store, views)
     marks = store.registry.load().watermarks
     online = store.online_store
@@ -114,36 +124,97 @@ def materialize_incremental(store: FeatureStore, end: datetime | str, views: lis
         if mark is not None and not online.has_marker(v):
             mark = None
         windows.append((v, to_utc(mark) if mark is not None else None))
-    return _run(store, windows, end_utc, progress)
+    return _engine(store, windows, end_utc, progress, shard)
+
+
+def _end(end: datetime | str, shard: tuple[int, int] | None) -> datetime:
+    if shard is not None and isinstance(end, str) and end.strip().lower() == "now":
+        raise FeatsqlError("--shard needs an explicit END (every shard of a run must use the same"
+                           " one), not `now`")
+    return end_time(end)
+
+
+def _engine(store: FeatureStore, windows: list[tuple[FeatureView, datetime | None]], end: datetime,
+            progress: Progress | None, shard: tuple[int, int] | None) -> list[ViewRun]:
+    """`materialization.workers` > 1: that many processes, each materializing its partition of
+    every view (the same windows and END); else this process, all of it (or `shard`)."""
+    workers = store.config.materialization.workers
+    if shard is not None or workers <= 1:
+        return _run(store, windows, end, progress, shard)
+    return _run_workers(store, windows, end, workers)
+
+
+def _run_workers(store: FeatureStore, windows: list[tuple[FeatureView, datetime | None]],
+                 end: datetime, workers: int) -> list[ViewRun]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    config = store.config
+    spec = [(v.name, s) for v, s in windows]
+    ctx = multiprocessing.get_context("spawn")  # fresh processes: no inherited connections
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        futures = [pool.submit(_worker, config, spec, end, (i, workers)) for i in range(workers)]
+        parts = [f.result() for f in futures]
+    runs = []
+    for k, (view, start) in enumerate(windows):
+        mine = [p[k] for p in parts]
+        run = ViewRun(view.name, start, end, rows=sum(r.rows for r in mine),
+                      seconds=max(r.seconds for r in mine), skipped=all(r.skipped for r in mine),
+                      view_changed=any(r.view_changed for r in mine))
+        runs.append(run)
+    return runs
+
+
+def _worker(config: Any, spec: list, end: datetime, shard: tuple[int, int]) -> list[ViewRun]:
+    """One worker process: its shard of every view, the warehouse opened read-only."""
+    from featsql.store import FeatureStore
+
+    store = FeatureStore(config=config)
+    try:
+        windows = [(store.get_feature_view(name), start) for name, start in spec]
+        return _run(store, windows, end, None, shard)
+    finally:
+        store.close()
 
 
 def _run(store: FeatureStore, windows: list[tuple[FeatureView, datetime | None]], end: datetime,
-         progress: Progress | None) -> list[ViewRun]:
+         progress: Progress | None, shard: tuple[int, int] | None = None) -> list[ViewRun]:
     runs = []
     online = store.online_store
     state = store.registry.load()
     versions = {v.name: state.view_version(v.name) for v, _ in windows}
-    with store.warehouse() as wh:
+    with store.warehouse(read_only=shard is not None) as wh:
         for view, start in windows:
-            run = ViewRun(view.name, start, end)
+            run = ViewRun(view.name, start, end, shard=shard)
             if start is not None and start > end:
                 run.skipped = True
             else:
                 if progress:
                     progress.started(run)
-                _write_view(wh, online, view, run, progress)
+                _write_view(wh, online, view, run, progress, shard)
+                key = watermark_key(view.name, online)
+                if shard is not None:
+                    # The watermark moves only when every shard of this run has finished.
+                    run_id = f"{key}|{_fmt(start)}|{_fmt(end)}|{shard[1]}"
+                    run.shards_done = store.registry.shard_done(run_id, shard[0], shard[1])
+                    if run.shards_done < shard[1]:
+                        runs.append(run)
+                        if progress:
+                            progress.finished(run)
+                        continue
+                    store.registry.forget_run(run_id)
                 online.set_marker(view)
                 # Forward only, and only if the view is still the version that was written.
-                run.view_changed = not store.registry.set_watermark(
-                    watermark_key(view.name, online), end, versions[view.name])
+                run.view_changed = not store.registry.set_watermark(key, end, versions[view.name])
             if progress:
                 progress.finished(run)
             runs.append(run)
     return runs
 
 
-def _write_view(wh, online, view: FeatureView, run: ViewRun, progress: Progress | None) -> None:
-    sql = wh.sql(materialization_query(view, run.start, run.end, wh))
+def _write_view(wh, online, view: FeatureView, run: ViewRun, progress: Progress | None,
+                shard: tuple[int, int] | None = None) -> None:
+    sql = wh.sql(materialization_query(view, run.start, run.end, wh, shard))
     codec = KeyCodec.of(view)
     began = time.perf_counter()
     in_flight = max(1, online.max_in_flight)

@@ -41,10 +41,11 @@ class FeatureStore:
         return open_registry(self.config)
 
     @contextmanager
-    def warehouse(self) -> Iterator[Any]:
+    def warehouse(self, read_only: bool = False) -> Iterator[Any]:
         from featsql.offline import connect
 
         wh = connect(self.config)
+        wh.read_only = read_only
         try:
             yield wh
         finally:
@@ -114,17 +115,23 @@ class FeatureStore:
         registry = self.registry
         online_views = [v for v in wanted.feature_views.values() if v.online]
         self.online_store.create(online_views)
-        for attempt in range(3):
+        attempts = 10
+        for attempt in range(attempts):
             # Optimistic: plan against what is registered now; if another apply commits first,
-            # plan again against its result (ours is the later apply, so it wins, re-planned).
+            # plan again against its result (ours is the later apply, so it wins, re-planned),
+            # after a jittered pause so racing appliers spread out.
             current = registry.load()
             plan = make_plan(current, wanted)
             try:
                 registry.commit(plan.new_state)
                 break
             except RegistryConflict as e:
-                if attempt == 2:
-                    raise FeatsqlError(f"{e}; three applies in a row lost the race: retry") from None
+                if attempt == attempts - 1:
+                    raise FeatsqlError(f"{e}; {attempts} re-plans in a row lost the race: retry") from None
+                import random
+                import time
+
+                time.sleep(random.uniform(0, 0.05 * 2 ** min(attempt, 4)))
         old = current.definitions(upgrade=True)
         gone = [v for n, v in old.feature_views.items()
                 if n not in wanted.feature_views or not wanted.feature_views[n].online]
@@ -273,18 +280,19 @@ class FeatureStore:
 
     # -- materialization and online reads --------------------------------------------------------
     def materialize(self, start_date: Any, end_date: Any, feature_views: list[str] | None = None,
-                    progress: Any = None) -> list[Any]:
-        """Latest value per entity with start <= ts <= end of each online view, into the store."""
+                    progress: Any = None, shard: tuple[int, int] | None = None) -> list[Any]:
+        """Latest value per entity with start <= ts <= end of each online view, into the store;
+        `shard` (i, n): only partition i of n of the entities (one of n invocations)."""
         from featsql.materialize import materialize
 
-        return materialize(self, start_date, end_date, feature_views, progress)
+        return materialize(self, start_date, end_date, feature_views, progress, shard)
 
     def materialize_incremental(self, end_date: Any, feature_views: list[str] | None = None,
-                                progress: Any = None) -> list[Any]:
+                                progress: Any = None, shard: tuple[int, int] | None = None) -> list[Any]:
         """Continue each online view from its watermark (first run: its oldest row) to `end_date`."""
         from featsql.materialize import materialize_incremental
 
-        return materialize_incremental(self, end_date, feature_views, progress)
+        return materialize_incremental(self, end_date, feature_views, progress, shard)
 
     def write_to_online_store(self, feature_view_name: str, df: Any) -> int:
         """Write rows (join keys, timestamp field, every feature; created time optional) to a

@@ -12,6 +12,7 @@ from featsql.config import (
     AuthConfig,
     DbtConfig,
     DynamoStoreConfig,
+    MaterializationConfig,
     RedisStoreConfig,
     RepoConfig,
     ServerConfig,
@@ -84,11 +85,12 @@ def test_featsql_yml_keys_exist_and_are_all_documented() -> None:
         names = re.findall(r"`([\w.]+)`", cell)
         parent = names[0].rsplit(".", 1)[0] if "." in names[0] else ""
         documented |= {n if "." in n or not parent else f"{parent}.{n}" for n in names}
-    models = {"": RepoConfig, "dbt": DbtConfig, "server": ServerConfig, "server.auth": AuthConfig}
+    models = {"": RepoConfig, "dbt": DbtConfig, "server": ServerConfig, "server.auth": AuthConfig,
+              "materialization": MaterializationConfig}
     fields = {f"{p + '.' if p else ''}{f}" for p, m in models.items() for f in m.model_fields}
     fields |= {f"online_store.{f}" for m in (SqliteStoreConfig, RedisStoreConfig, DynamoStoreConfig)
                for f in m.model_fields}
-    fields -= {"repo_path", "config_file", "dbt", "online_store", "server", "server.auth"}
+    fields -= {"repo_path", "config_file", "dbt", "online_store", "server", "server.auth", "materialization"}
     assert documented == fields
 
 

@@ -31,15 +31,16 @@ _ROW_NUMBER = "_featsql_rn"
 
 def latest_values(view: FeatureView, start: datetime | exp.Expression | None,
                   end: datetime | exp.Expression, wh: Warehouse,
-                  view_columns: bool = False) -> exp.Select:
+                  view_columns: bool = False, shard: tuple[int, int] | None = None) -> exp.Select:
     """The latest row per entity of `view` with start <= ts <= end (no lower bound if None).
 
     Bounds are datetimes (naive = UTC) or SQL expressions (the dbt macro's arguments). The
     result has the online columns (keys, EVENT_TS, CREATED_TS, features); with `view_columns`
     the view's own columns instead (keys, its time columns as stored, features): the
-    `featsql.latest_values` table that a view's `latest_table` names.
+    `featsql.latest_values` table that a view's `latest_table` names. `shard` (i, n): only the
+    entities whose keys hash to partition i of n (Warehouse.key_partition).
     """
-    query = _projection(view, view.relation, wh, start, end, view_columns)
+    query = _projection(view, view.relation, wh, start, end, view_columns, shard)
     order = _newest_first(view, wh)
     if not view.join_keys:  # an entity-less view: its one latest row
         return query.order_by(*order, copy=False).limit(1, copy=False)
@@ -63,17 +64,19 @@ def latest_values(view: FeatureView, start: datetime | exp.Expression | None,
 
 
 def unload_latest(view: FeatureView, start: datetime | None, end: datetime,
-                  wh: Warehouse) -> exp.Select:
+                  wh: Warehouse, shard: tuple[int, int] | None = None) -> exp.Select:
     """Rows of the view's latest table whose event time is in [start, end]: already one per key."""
     assert view.latest_table is not None
-    return _projection(view, view.latest_table, wh, start, end)
+    return _projection(view, view.latest_table, wh, start, end, shard=shard)
 
 
 def materialization_query(view: FeatureView, start: datetime | None, end: datetime,
-                          wh: Warehouse) -> exp.Select:
-    """What materialization runs for `view`: an unload if it has a latest table, else the window."""
-    build = unload_latest if view.latest_table is not None else latest_values
-    return build(view, start, end, wh)
+                          wh: Warehouse, shard: tuple[int, int] | None = None) -> exp.Select:
+    """What materialization runs for `view` (or shard (i, n) of it): an unload if it has a
+    latest table, else the window."""
+    if view.latest_table is not None:
+        return unload_latest(view, start, end, wh, shard)
+    return latest_values(view, start, end, wh, shard=shard)
 
 
 def output_columns(view: FeatureView, wh: Warehouse) -> list[str]:
@@ -103,7 +106,7 @@ def _bound(value: datetime | exp.Expression, wh: Warehouse) -> exp.Expression:
 
 def _projection(view: FeatureView, source: Relation, wh: Warehouse,
                 start: datetime | exp.Expression | None, end: datetime | exp.Expression,
-                view_columns: bool = False) -> exp.Select:
+                view_columns: bool = False, shard: tuple[int, int] | None = None) -> exp.Select:
     """Keys, times and features of the rows of `source` inside the window: the UTC times the
     online stores use, or with `view_columns` the view's own time columns."""
     cols: list[exp.Expression] = [wh.col(k) for k in view.join_keys]
@@ -123,6 +126,13 @@ def _projection(view: FeatureView, source: Relation, wh: Warehouse,
     if start is not None:
         conds.append(exp.GTE(this=ts.copy(), expression=_bound(start, wh)))
     conds.append(exp.LTE(this=ts.copy(), expression=_bound(end, wh)))
+    if shard is not None and shard[1] > 1:
+        i, n = shard
+        if view.join_keys:
+            part = wh.key_partition([wh.col(k) for k in view.join_keys], n)
+            conds.append(exp.EQ(this=part, expression=exp.Literal.number(i)))
+        elif i != 0:  # an entity-less view's one row belongs to shard 0
+            conds.append(exp.false())
     return exp.select(*cols).from_(wh.table(source)).where(exp.and_(*conds))
 
 

@@ -60,6 +60,14 @@ def _load_builtin() -> None:
             pass
 
 
+def _non_negative_mod(value: exp.Expression, n: int) -> exp.Expression:
+    """((value % n) + n) % n: the partition of a signed hash, with no ABS (which overflows on
+    the smallest integer)."""
+    mod = exp.Mod(this=exp.Paren(this=value), expression=exp.Literal.number(n))
+    return exp.Mod(this=exp.Paren(this=exp.Add(this=mod, expression=exp.Literal.number(n))),
+                   expression=exp.Literal.number(n))
+
+
 def arrow_sql_type(arrow_type: pa.DataType) -> exp.DataType:
     """A warehouse-neutral column type for an Arrow type; sqlglot prints it per dialect
     (naive timestamp -> TIMESTAMP / TIMESTAMP_NTZ / DATETIME, aware -> TIMESTAMPTZ / TIMESTAMP)."""
@@ -133,6 +141,9 @@ class Warehouse:
     def __init__(self, credentials: Any = None, project_dir: Path | None = None):
         self.credentials = credentials
         self.project_dir = project_dir or Path(".")
+        # Materialization workers and shards only read: where the warehouse is a local file
+        # with one writer (DuckDB), they open it read-only, so several can read at once.
+        self.read_only = False
 
     # -- names: every name of something dbt built goes through featsql.sql.stored_name --------
     def stored_name(self, name: str) -> str:
@@ -186,6 +197,14 @@ class Warehouse:
 
     def minus_seconds(self, value: exp.Expression, seconds: int) -> exp.Expression:
         return self.plus_seconds(value, -seconds)
+
+    def key_partition(self, keys: list[exp.Expression], n: int) -> exp.Expression:
+        """Which of `n` partitions a row's join keys fall in, 0..n-1, computed in the warehouse
+        (materialization workers and shards each read one): a hash of the keys as text
+        (PostgreSQL's hashtextextended), its remainder made non-negative."""
+        text = exp.Anonymous(this="CONCAT_WS", expressions=[
+            exp.Literal.string("|"), *(exp.cast(k, exp.DataType.build("TEXT")) for k in keys)])
+        return _non_negative_mod(exp.Anonymous(this="HASHTEXTEXTENDED", expressions=[text, exp.Literal.number(0)]), n)
 
     def timestamp_literal(self, iso: str) -> exp.Expression:
         return exp.cast(exp.Literal.string(iso), exp.DataType.build(self.naive_type, dialect=self.dialect))

@@ -158,6 +158,12 @@ class BigQueryWarehouse(Warehouse):
         self.client.load_table_from_file(buffer, ref, job_config=config).result()
         return table(name)  # found through the queries' default dataset
 
+    def key_partition(self, keys: list[exp.Expression], n: int) -> exp.Expression:
+        from featsql.offline.base import _non_negative_mod
+
+        packed = exp.Anonymous(this="TO_JSON_STRING", expressions=[exp.Struct(expressions=keys)])
+        return _non_negative_mod(exp.Anonymous(this="FARM_FINGERPRINT", expressions=[packed]), n)
+
     def epoch_us(self, value: exp.Expression) -> exp.Expression:
         return exp.Anonymous(this="UNIX_MICROS", expressions=[exp.cast(value, "TIMESTAMP", dialect="bigquery")])
 

@@ -41,7 +41,16 @@ class DuckDBWarehouse(Warehouse):
 
             # The profile's `settings` (memory_limit, threads, ...) apply here as in `dbt run`.
             settings = {k: str(v) for k, v in (getattr(self.credentials, "settings", None) or {}).items()}
-            self._con = duckdb.connect(self.path, config=settings)
+            try:
+                self._con = duckdb.connect(self.path, read_only=self.read_only, config=settings)
+            except duckdb.IOException as e:
+                if self.read_only and "lock" in str(e).lower():
+                    from featsql.errors import FeatsqlError
+
+                    raise FeatsqlError(f"DuckDB {self.path}: another process holds its write lock"
+                                       " (a dbt run?); materialization workers and shards open it"
+                                       " read-only, which needs no writer: retry when it is done") from None
+                raise
             self._con.execute(self.utc_session)  # naive timestamps are UTC (DESIGN.md 6)
         return self._con
 
@@ -63,6 +72,10 @@ class DuckDBWarehouse(Warehouse):
 
     def drop_upload(self, table: exp.Table) -> None:
         self.con.unregister(table.name)
+
+    def key_partition(self, keys: list[exp.Expression], n: int) -> exp.Expression:
+        # HASH(k1, k2, ...) is an unsigned 64-bit hash of the values themselves.
+        return exp.Mod(this=exp.Anonymous(this="HASH", expressions=keys), expression=exp.Literal.number(n))
 
     def epoch_us(self, value: exp.Expression) -> exp.Expression:
         return exp.Anonymous(this="EPOCH_US", expressions=[value])

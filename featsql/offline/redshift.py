@@ -48,6 +48,17 @@ class RedshiftWarehouse(PostgresWarehouse):
     binary_results = False  # the leader node answers in text format only
     insert_batch_rows: ClassVar[int] = 1_000
 
+
+    def key_partition(self, keys: list[exp.Expression], n: int) -> exp.Expression:
+        # No hashtextextended: FNV_HASH chained over the keys (its second argument seeds it).
+        from featsql.offline.base import _non_negative_mod
+
+        value: exp.Expression | None = None
+        for k in keys:
+            args = [exp.cast(k, exp.DataType.build("VARCHAR"))] + ([value] if value is not None else [])
+            value = exp.Anonymous(this="FNV_HASH", expressions=args)
+        return _non_negative_mod(value, n)  # type: ignore[arg-type]
+
     def connect_kwargs(self) -> dict[str, Any]:
         method = getattr(self.credentials, "method", None) or "database"
         if method != "database":

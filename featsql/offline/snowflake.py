@@ -82,6 +82,11 @@ class SnowflakeWarehouse(Warehouse):
         return self.catalog_columns(rows)
 
     # -- SQL forms -----------------------------------------------------------------------------
+    def key_partition(self, keys: list[exp.Expression], n: int) -> exp.Expression:
+        from featsql.offline.base import _non_negative_mod
+
+        return _non_negative_mod(exp.Anonymous(this="HASH", expressions=keys), n)
+
     def epoch_us(self, value: exp.Expression) -> exp.Expression:
         return exp.Anonymous(this="DATE_PART", expressions=[exp.var("EPOCH_MICROSECOND"), value])
 

@@ -44,6 +44,8 @@ class RegistryState:
     version: int = 0
     # Views whose watermark this state's commit removes (set by featsql.plan.make_plan).
     dropped_watermarks: set[str] = field(default_factory=set)
+    # Sharded materialization runs in progress: run key -> the shards that finished.
+    shards: dict[str, list[int]] = field(default_factory=dict)
 
     def view_watermarks(self, view: str) -> list[str]:
         """The watermark keys of `view`: `view@<online store>` (and a bare `view` of older
@@ -95,6 +97,16 @@ class Registry(ABC):
         """Record that `view` (a watermark key, `view@<online store>`) is materialized up to `end`
         if that is later than its watermark and (given `view_version`) the view is still that
         version; False when the view changed."""
+
+    @abstractmethod
+    def shard_done(self, run: str, shard: int, shards: int) -> int:
+        """Record that shard `shard` of a sharded run (a key naming view, store, START, END and
+        the shard count) finished; return how many distinct shards of it have. The caller
+        advances the watermark when that is all of them and then calls `forget_run`."""
+
+    @abstractmethod
+    def forget_run(self, run: str) -> None:
+        """Drop a finished run's shard records."""
 
     @abstractmethod
     def delete(self) -> bool:

@@ -61,6 +61,7 @@ class FileRegistry(Registry):
                 for name, r in raw.get(kind, {}).items()
             }
         state.watermarks = {v: datetime.fromisoformat(ts) for v, ts in raw.get("watermarks", {}).items()}
+        state.shards = {run: list(done) for run, done in (raw.get("shards") or {}).items()}
         if raw.get("updated_at"):
             state.updated_at = datetime.fromisoformat(raw["updated_at"])
         return state
@@ -72,7 +73,7 @@ class FileRegistry(Registry):
                 raise RegistryConflict(f"{self.path}: another apply committed since this one read"
                                        f" the registry (version {state.version} -> {current.version})")
             marks = {v: ts for v, ts in current.watermarks.items() if v not in state.dropped_watermarks}
-            state.watermarks = marks
+            state.watermarks, state.shards = marks, current.shards
             state.version = current.version + 1
             self._store(state)
 
@@ -87,6 +88,20 @@ class FileRegistry(Registry):
                 self._store(state)
             return True
 
+    def shard_done(self, run: str, shard: int, shards: int) -> int:
+        with self._locked():
+            state = self.load()
+            done = set(state.shards.get(run, [])) | {shard}
+            state.shards[run] = sorted(done)
+            self._store(state)
+            return len(done)
+
+    def forget_run(self, run: str) -> None:
+        with self._locked():
+            state = self.load()
+            if state.shards.pop(run, None) is not None:
+                self._store(state)
+
     def _store(self, state: RegistryState) -> None:
         state.updated_at = datetime.now(timezone.utc)
         state.format = FORMAT
@@ -100,6 +115,7 @@ class FileRegistry(Registry):
                 for kind, objs in state.objects.items()
             },
             "watermarks": {v: ts.isoformat() for v, ts in sorted(state.watermarks.items())},
+            "shards": state.shards,
         }
         self._write(json.dumps(doc, indent=2, sort_keys=False, default=str) + "\n")
 

@@ -30,6 +30,12 @@ def _iso(ts: datetime) -> str:
     return ts.astimezone(timezone.utc).strftime(_TS)
 
 
+def _run_key(run: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(run.encode()).hexdigest()
+
+
 def engine_url(url: str) -> str:
     """PostgreSQL through psycopg 3 (featsql's PostgreSQL driver) unless a driver is named."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):
@@ -70,6 +76,10 @@ class SqlRegistry(Registry):
             "featsql_registry_watermarks", meta,
             sa.Column("project", name, primary_key=True), sa.Column("view", name, primary_key=True),
             sa.Column("end_at", sa.String(40), nullable=False))
+        self.shards = sa.Table(
+            "featsql_registry_shards", meta,
+            sa.Column("project", name, primary_key=True), sa.Column("run", sa.String(64), primary_key=True),
+            sa.Column("shard", sa.Integer, primary_key=True))
         self._meta = meta
         self._ready = False
 
@@ -187,10 +197,29 @@ class SqlRegistry(Registry):
                     continue  # another writer inserted the first row: update it instead
         return True
 
+    def shard_done(self, run: str, shard: int, shards: int) -> int:
+        self._setup()
+        sa = self._sa
+        key = _run_key(run)
+        with self._errors(), self.engine.begin() as con:
+            try:
+                with con.begin_nested():
+                    con.execute(self.shards.insert().values(project=self.project, run=key, shard=shard))
+            except sa.exc.IntegrityError:
+                pass  # that shard finished before (a rerun)
+            return con.execute(sa.select(sa.func.count()).select_from(self.shards).where(
+                (self.shards.c.project == self.project) & (self.shards.c.run == key))).scalar()
+
+    def forget_run(self, run: str) -> None:
+        self._setup()
+        with self._errors(), self.engine.begin() as con:
+            con.execute(self.shards.delete().where((self.shards.c.project == self.project)
+                                                   & (self.shards.c.run == _run_key(run))))
+
     def delete(self) -> bool:
         self._setup()
         with self._errors(), self.engine.begin() as con:
             found = con.execute(self.projects.delete().where(self.projects.c.project == self.project)).rowcount
-            for t in (self.objects, self.watermarks):
+            for t in (self.objects, self.watermarks, self.shards):
                 con.execute(t.delete().where(t.c.project == self.project))
         return bool(found)

@@ -115,8 +115,8 @@ def test_an_apply_during_a_run_keeps_its_watermark(tmp_path: Path, monkeypatch: 
     store = _repo(tmp_path)
     real = m._write_view
 
-    def write_then_apply(wh, online, view, run, progress):
-        real(wh, online, view, run, progress)
+    def write_then_apply(wh, online, view, run, progress, shard=None):
+        real(wh, online, view, run, progress, shard)
         # meanwhile someone applies a new feature list for the view
         register(store, [ViewSpec("stats", "driver_stats", ["driver_id"], meta={"features": ["conv_rate"]})])
 
