@@ -43,7 +43,9 @@ import time
 FV = "driver_hourly_stats"
 N_FEATURES = 8
 FEATURES = [f"{FV}:f{i}" for i in range(N_FEATURES)]
-REDIS_HOST, REDIS_PORT, REDIS_DB = "127.0.0.1", 6379, 15
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+# --redis-db sets this in the environment, which the child processes inherit.
+REDIS_DB = int(os.environ.get("FEAST_BENCH_REDIS_DB", "15"))
 # Covers every generated event_timestamp (2025-01-01 .. 2025-01-31) with margin.
 MAT_START, MAT_END = "2024-12-01T00:00:00+00:00", "2025-02-02T00:00:00+00:00"
 
@@ -159,7 +161,7 @@ def child_materialize(spec: dict) -> dict:
     from feast import FeatureStore
 
     if spec["online"] == "redis":
-        _flush_redis()  # db 15 is ours; start from empty so we time a full load
+        _flush_redis()  # REDIS_DB is ours; start from empty so we time a full load
     else:
         p = os.path.join(spec["repo"], "data", "online.db")
         if os.path.exists(p):
@@ -477,7 +479,10 @@ def main(argv=None) -> int:
                    help="kill a child whose RSS exceeds this (0 = no limit; the child is always "
                         "the OOM killer's first victim anyway)")
     p.add_argument("--dump-dir", help="write the first training output of each engine here (parquet)")
+    p.add_argument("--redis-db", type=int, default=REDIS_DB,
+                   help="Redis db for the redis online store (FLUSHDB'ed by each materialize)")
     args = p.parse_args(argv)
+    os.environ["FEAST_BENCH_REDIS_DB"] = str(args.redis_db)
     global MAX_RSS_MB
     MAX_RSS_MB = args.max_rss_gb * 1024
     args.data = os.path.abspath(args.data)
