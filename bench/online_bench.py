@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -161,7 +160,9 @@ class ChildPeaks:
         self._thread.join()
 
 
-def child_materialize(spec: dict) -> dict:
+def empty_store(spec: dict):
+    """The repo's FeatureStore with an empty online store (SQLite file removed / Redis db
+    flushed) and its tables created: what every materialization run starts from."""
     from featsql.store import FeatureStore
 
     repo = Path(spec["repo"])
@@ -174,6 +175,11 @@ def child_materialize(spec: dict) -> dict:
         redis.Redis.from_url(spec["redis_url"]).flushdb()
     store = FeatureStore(repo_path=repo)
     store.online_store.create(store.list_feature_views())
+    return store
+
+
+def child_materialize(spec: dict) -> dict:
+    store = empty_store(spec)
     # Imports and profile loading happen before the clock, as Feast's happen at FeatureStore().
     from featsql.offline.profile import load_credentials
 

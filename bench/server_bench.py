@@ -112,18 +112,10 @@ def register(repo: Path) -> None:
 
 
 def op_materialize(spec: dict) -> dict:
-    from featsql.store import FeatureStore
+    sys.path.insert(0, str(HERE))
+    import online_bench
 
-    repo = Path(spec["repo"])
-    if spec["store"] == "sqlite":
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(repo / "online.db") + suffix).unlink(missing_ok=True)
-    else:
-        import redis
-
-        redis.Redis.from_url(spec["redis_url"]).flushdb()
-    store = FeatureStore(repo_path=repo)
-    store.online_store.create(store.list_feature_views())
+    store = online_bench.empty_store(spec)
     t0 = time.perf_counter()
     runs = store.materialize(MAT_START, MAT_END)
     return {"seconds": time.perf_counter() - t0, "rows": runs[0].rows}

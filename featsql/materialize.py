@@ -22,6 +22,7 @@ from featsql.errors import FeatsqlError
 from featsql.online.codec import KeyCodec, rows_from_arrow
 
 if TYPE_CHECKING:
+    from featsql.registry.base import RegistryState
     from featsql.store import FeatureStore
 
 
@@ -116,7 +117,8 @@ def materialize_incremental(store: FeatureStore, end: datetime | str, views: lis
     gone: a deleted file, a flushed Redis, a rebuilt table)."""
     end_utc = _end(end, shard)
     chosen = online_views(store, views)
-    marks = store.registry.load().watermarks
+    state = store.registry.load()
+    marks = state.watermarks
     online = store.online_store
     windows = []
     for v in chosen:
@@ -124,7 +126,7 @@ def materialize_incremental(store: FeatureStore, end: datetime | str, views: lis
         if mark is not None and not online.has_marker(v):
             mark = None
         windows.append((v, to_utc(mark) if mark is not None else None))
-    return _engine(store, windows, end_utc, progress, shard)
+    return _engine(store, windows, end_utc, progress, shard, state)
 
 
 def _end(end: datetime | str, shard: tuple[int, int] | None) -> datetime:
@@ -135,12 +137,13 @@ def _end(end: datetime | str, shard: tuple[int, int] | None) -> datetime:
 
 
 def _engine(store: FeatureStore, windows: list[tuple[FeatureView, datetime | None]], end: datetime,
-            progress: Progress | None, shard: tuple[int, int] | None) -> list[ViewRun]:
+            progress: Progress | None, shard: tuple[int, int] | None,
+            state: RegistryState | None = None) -> list[ViewRun]:
     """`materialization.workers` > 1: that many processes, each materializing its partition of
     every view (the same windows and END); else this process, all of it (or `shard`)."""
     workers = store.config.materialization.workers
     if shard is not None or workers <= 1:
-        return _run(store, windows, end, progress, shard)
+        return _run(store, windows, end, progress, shard, state)
     return _run_workers(store, windows, end, workers)
 
 
@@ -178,10 +181,13 @@ def _worker(config: Any, spec: list, end: datetime, shard: tuple[int, int]) -> l
 
 
 def _run(store: FeatureStore, windows: list[tuple[FeatureView, datetime | None]], end: datetime,
-         progress: Progress | None, shard: tuple[int, int] | None = None) -> list[ViewRun]:
+         progress: Progress | None, shard: tuple[int, int] | None = None,
+         state: RegistryState | None = None) -> list[ViewRun]:
+    """Write each window; `state`: the registry as the windows were read from it (the view
+    versions a watermark update checks), else loaded here."""
     runs = []
     online = store.online_store
-    state = store.registry.load()
+    state = state or store.registry.load()
     versions = {v.name: state.view_version(v.name) for v, _ in windows}
     with store.warehouse(read_only=shard is not None) as wh:
         for view, start in windows:
@@ -193,23 +199,25 @@ def _run(store: FeatureStore, windows: list[tuple[FeatureView, datetime | None]]
                     progress.started(run)
                 _write_view(wh, online, view, run, progress, shard)
                 key = watermark_key(view.name, online)
-                if shard is not None:
-                    # The watermark moves only when every shard of this run has finished.
-                    run_id = f"{key}|{_fmt(start)}|{_fmt(end)}|{shard[1]}"
-                    run.shards_done = store.registry.shard_done(run_id, shard[0], shard[1])
-                    if run.shards_done < shard[1]:
-                        runs.append(run)
-                        if progress:
-                            progress.finished(run)
-                        continue
-                    store.registry.forget_run(run_id)
-                online.set_marker(view)
-                # Forward only, and only if the view is still the version that was written.
-                run.view_changed = not store.registry.set_watermark(key, end, versions[view.name])
+                if shard is None or _last_shard(store.registry, run, key, shard):
+                    online.set_marker(view)
+                    # Forward only, and only if the view is still the version that was written.
+                    run.view_changed = not store.registry.set_watermark(key, end, versions[view.name])
             if progress:
                 progress.finished(run)
             runs.append(run)
     return runs
+
+
+def _last_shard(registry: Any, run: ViewRun, key: str, shard: tuple[int, int]) -> bool:
+    """Record this shard of its run (view@store, START, END, N); True when it is the last one to
+    finish, so the watermark may move (the run's records are then dropped)."""
+    run_id = f"{key}|{_fmt(run.start)}|{_fmt(run.end)}|{shard[1]}"
+    run.shards_done = registry.shard_done(run_id, shard[0], shard[1])
+    if run.shards_done < shard[1]:
+        return False
+    registry.forget_run(run_id)
+    return True
 
 
 def _write_view(wh, online, view: FeatureView, run: ViewRun, progress: Progress | None,

@@ -1,6 +1,8 @@
 """FeatureStore: the SDK. The CLI is a thin layer over these methods."""
 from __future__ import annotations
 
+import random
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -128,9 +130,6 @@ class FeatureStore:
             except RegistryConflict as e:
                 if attempt == attempts - 1:
                     raise FeatsqlError(f"{e}; {attempts} re-plans in a row lost the race: retry") from None
-                import random
-                import time
-
                 time.sleep(random.uniform(0, 0.05 * 2 ** min(attempt, 4)))
         old = current.definitions(upgrade=True)
         gone = [v for n, v in old.feature_views.items()

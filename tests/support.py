@@ -159,3 +159,15 @@ def view_meta(doc: dict, name: str) -> dict:
 
 def service_meta(doc: dict, name: str = "driver_ranking_v1") -> dict:
     return next(e for e in doc["exposures"] if e["name"] == name)["config"]["meta"]["featsql"]
+
+
+def online_tables(path: Path) -> set[str]:
+    """The SQLite online store's view tables (not its watermark-marker table); none if absent."""
+    import sqlite3
+    from contextlib import closing
+
+    if not path.exists():
+        return set()
+    with closing(sqlite3.connect(path)) as con:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
+                if not r[0].endswith("___featsql_markers")}

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.support import edit_schema, featsql, view_meta
+from tests.support import edit_schema, featsql, online_tables, view_meta
 
 pytestmark = pytest.mark.slow  # real subprocesses: dbt's import alone is ~2 s per command
 
@@ -21,14 +19,6 @@ def ok(result) -> str:
     assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
     assert "Traceback" not in result.stderr
     return result.stdout
-
-
-def online_tables(path: Path) -> set[str]:
-    if not path.exists():
-        return set()
-    with closing(sqlite3.connect(path)) as con:
-        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
-                if not r[0].endswith("___featsql_markers")}  # the watermark markers
 
 
 def test_init_seed_run_plan_apply_list_change_teardown(build_log, repo: Path) -> None:

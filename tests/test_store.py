@@ -11,12 +11,11 @@ import pytest
 from featsql.errors import FeatsqlError
 from featsql.store import FeatureStore
 from tests.support import edit_schema, invoke, model, service_meta, view_meta
+from tests.support import online_tables as sqlite_tables
 
 
 def online_tables(repo: Path) -> set[str]:
-    with closing(sqlite3.connect(repo / "data" / "online.db")) as con:
-        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")
-                if not r[0].endswith("___featsql_markers")}  # the watermark markers
+    return sqlite_tables(repo / "data" / "online.db")
 
 
 def test_plan_writes_nothing(repo: Path) -> None:

@@ -16,7 +16,10 @@ transaction; concurrency is optimistic and needs no database-specific locking:
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from typing import Iterator
+
 from featsql.errors import FeatsqlError
 from featsql.registry.base import FORMAT, Registered, Registry, RegistryConflict, RegistryState
 
@@ -93,18 +96,13 @@ class SqlRegistry(Registry):
         except Exception:  # noqa: BLE001 - only for messages
             return self.url.split("@")[-1]
 
-    def _errors(self):
-        from contextlib import contextmanager
-
-        sa = self._sa
-
-        @contextmanager
-        def wrap():
-            try:
-                yield
-            except sa.exc.OperationalError as e:
-                raise FeatsqlError(f"registry {self.location}: {' '.join(str(e.orig).split())[:300]}") from None
-        return wrap()
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """A database that cannot be reached or refuses a statement: one line naming it."""
+        try:
+            yield
+        except self._sa.exc.OperationalError as e:
+            raise FeatsqlError(f"registry {self.location}: {' '.join(str(e.orig).split())[:300]}") from None
 
     def _setup(self) -> None:
         """Create the tables on first use; refuse a schema a newer featsql wrote."""
